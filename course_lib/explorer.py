@@ -1,0 +1,477 @@
+"""The score-function explorer and the four-step attention animation (lesson 02).
+
+Two layers:
+
+- **Pure functions** (testable headless, no widgets, no pyplot state):
+  :func:`attention_steps` runs the four steps of attention (score, softmax, weight, sum)
+  for one decoder state and returns NumPy arrays; :func:`plot_attention_steps`,
+  :func:`plot_explorer` and :func:`plot_score_functions` draw them on a new
+  :class:`matplotlib.figure.Figure`; :func:`format_steps` and :func:`describe_step` give
+  the numbers and the explanation as text; :func:`figure_to_png` renders a figure.
+- **Widget builders** (thin layers on top): :func:`score_function_explorer` and
+  :func:`attention_animation` return an ``ipywidgets`` container to display.
+
+The figures are built on ``matplotlib.figure.Figure`` directly (not ``pyplot``), so
+nothing registers them globally: there is nothing to close and nothing leaks, however
+often a slider fires.
+
+CSS classes the widgets carry (stable hooks for the browser test and for styling):
+``attn-explorer``, ``attn-main-slider`` (the first component of the decoder state),
+``attn-slider``, ``attn-score-dropdown``, ``attn-temperature``, ``attn-numbers``,
+``attn-figure``; ``attn-animation``, ``attn-play``, ``attn-step-slider``,
+``attn-step-text``, ``attn-steps-figure``.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+
+from .attention import SCORE_FUNCTIONS, Attention, make_attention
+
+__all__ = [
+    "EXAMPLE_DECODER_STATE",
+    "EXAMPLE_ENCODER_STATES",
+    "EXPLORER_SCORE_NAMES",
+    "STEP_NAMES",
+    "example_attention",
+    "attention_steps",
+    "compare_score_functions",
+    "format_steps",
+    "describe_step",
+    "plot_attention_steps",
+    "plot_explorer",
+    "plot_score_functions",
+    "figure_to_png",
+    "score_function_explorer",
+    "attention_animation",
+]
+
+#: The course's worked example (source article 004): one decoder state ...
+EXAMPLE_DECODER_STATE: tuple[float, ...] = (10.0, 5.0, 10.0)
+#: ... and four encoder states. Dot-product scores: 15, 60, 15, 35; context ~ [5, 0, 1].
+EXAMPLE_ENCODER_STATES: tuple[tuple[float, ...], ...] = (
+    (0.0, 1.0, 1.0),
+    (5.0, 0.0, 1.0),
+    (1.0, 1.0, 0.0),
+    (0.0, 5.0, 1.0),
+)
+#: The score functions the explorer offers (``concat`` is the same module as ``additive``).
+EXPLORER_SCORE_NAMES: tuple[str, ...] = tuple(n for n in SCORE_FUNCTIONS if n != "concat")
+#: The four steps, in order; ``upto_step`` counts them from 1.
+STEP_NAMES: tuple[str, ...] = ("score", "softmax", "weight", "sum")
+
+_COLORS = ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C")
+
+
+def example_attention(
+    score_name: str, dim: int, num_positions: int, temperature: float = 1.0, seed: int = 0
+) -> Attention:
+    """An attention module for the explorer: trainable weights drawn reproducibly.
+
+    The modules with parameters (general, additive, location, query_key) get weights
+    drawn under ``seed`` without touching the global random state (the generator is
+    forked), so the explorer shows the same numbers every time.
+
+    Args:
+        score_name: a key of :data:`course_lib.attention.SCORE_FUNCTIONS`.
+        dim: size of the decoder and encoder states (``Hq = Hk = A = dim``).
+        num_positions: ``S``; used as ``max_src_len`` of location attention.
+        temperature: divide the scores by this before the softmax.
+        seed: seed for the weights.
+
+    Raises:
+        ValueError: unknown ``score_name`` (from :func:`make_attention`).
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        module = make_attention(
+            score_name, dim, dim, attn_dim=dim, max_src_len=num_positions, temperature=temperature
+        )
+    return module.eval()
+
+
+def attention_steps(
+    decoder_state: Sequence[float],
+    encoder_states: Sequence[Sequence[float]] = EXAMPLE_ENCODER_STATES,
+    score_name: str = "dot",
+    temperature: float = 1.0,
+    pad_mask: Sequence[bool] | None = None,
+    module: Attention | None = None,
+) -> dict:
+    """Run the four steps of attention for one decoder state and return every stage.
+
+    Args:
+        decoder_state: ``h_t``, ``H`` numbers.
+        encoder_states: ``h_1 .. h_S``, ``S`` vectors of ``H`` numbers (keys and values).
+        score_name: score function (ignored when ``module`` is given).
+        temperature: divide the scores by this before the softmax.
+        pad_mask: ``S`` bools, True where padding (gets weight exactly 0).
+        module: an attention module to use instead of :func:`example_attention`.
+
+    Returns:
+        A dict of float64 NumPy arrays and the settings: ``decoder_state`` ``[H]``,
+        ``encoder_states`` ``[S, H]``, ``scores`` ``[S]`` (after the temperature),
+        ``weights`` ``[S]`` (softmax, step 2), ``weighted`` ``[S, H]`` (each encoder state
+        times its weight, step 3), ``context`` ``[H]`` (their sum, step 4), ``pad_mask``
+        ``[S]`` bool, ``score_name``, ``temperature``.
+
+    Raises:
+        ValueError: shapes that do not fit, an unknown score function, or every
+            position masked.
+    """
+    h_t = torch.as_tensor(np.asarray(decoder_state, dtype=np.float64))
+    enc = torch.as_tensor(np.asarray(encoder_states, dtype=np.float64))
+    if h_t.dim() != 1 or enc.dim() != 2 or enc.size(1) != h_t.size(0):
+        raise ValueError(
+            f"decoder_state must be [H] and encoder_states [S, H]; got {tuple(h_t.shape)} and {tuple(enc.shape)}"
+        )
+    S, H = enc.shape
+    mask = torch.zeros(S, dtype=torch.bool) if pad_mask is None else torch.as_tensor(list(pad_mask), dtype=torch.bool)
+    if mask.shape != (S,):
+        raise ValueError(f"pad_mask must have {S} entries, got {tuple(mask.shape)}")
+    if module is None:
+        module = example_attention(score_name, H, S, temperature=temperature)
+    else:
+        score_name = _name_of(module, score_name)
+    module = module.double()
+    with torch.no_grad():
+        query, keys = h_t[None], enc[None]  # [1, H], [1, S, H]
+        scores = module.score(query, module.project_keys(keys))  # [1, S]
+        context, weights = module(query, keys, mask=mask[None])
+    weights_np = weights[0].numpy()
+    enc_np = enc.numpy()
+    return {
+        "decoder_state": h_t.numpy(),
+        "encoder_states": enc_np,
+        "scores": scores[0].numpy(),
+        "weights": weights_np,
+        "weighted": weights_np[:, None] * enc_np,
+        "context": context[0].numpy(),
+        "pad_mask": mask.numpy(),
+        "score_name": score_name,
+        "temperature": float(module.temperature),
+    }
+
+
+def _name_of(module: Attention, default: str) -> str:
+    for name, cls in SCORE_FUNCTIONS.items():
+        if type(module) is cls and name == default:
+            return name
+    for name, cls in SCORE_FUNCTIONS.items():
+        if type(module) is cls:
+            return name
+    return default
+
+
+def compare_score_functions(
+    decoder_state: Sequence[float] = EXAMPLE_DECODER_STATE,
+    encoder_states: Sequence[Sequence[float]] = EXAMPLE_ENCODER_STATES,
+    names: Sequence[str] = EXPLORER_SCORE_NAMES,
+    temperature: float = 1.0,
+) -> dict[str, dict]:
+    """:func:`attention_steps` for several score functions on the same inputs.
+
+    Returns:
+        ``{name: steps}`` in the order of ``names``.
+    """
+    return {n: attention_steps(decoder_state, encoder_states, n, temperature) for n in names}
+
+
+def _fmt(x: float) -> str:
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.3f}".rstrip("0").rstrip(".")
+    return f"{x:.2e}"
+
+
+def format_steps(steps: dict) -> str:
+    """The numbers of :func:`attention_steps` as a few aligned lines of text.
+
+    Example (the course's example, dot product)::
+
+        h_t     = [10, 5, 10]   score = dot, temperature = 1
+        scores  = [15, 60, 15, 35]
+        weights = [2.86e-20, 1, 2.86e-20, 1.39e-11]
+        context = [5, 6.94e-11, 1]
+    """
+    def vec(a):
+        return "[" + ", ".join(_fmt(float(x)) for x in a) + "]"
+
+    return "\n".join(
+        [
+            f"h_t     = {vec(steps['decoder_state'])}   score = {steps['score_name']}, "
+            f"temperature = {_fmt(steps['temperature'])}",
+            f"scores  = {vec(steps['scores'])}",
+            f"weights = {vec(steps['weights'])}",
+            f"context = {vec(steps['context'])}",
+        ]
+    )
+
+
+def describe_step(steps: dict, upto_step: int) -> str:
+    """One or two sentences that explain step ``upto_step`` (1..4) with its numbers."""
+    scores, weights, context = steps["scores"], steps["weights"], steps["context"]
+    best = int(np.argmax(weights))
+    if upto_step <= 0:
+        return "The inputs: one decoder state h_t and the encoder states h_1 .. h_S. Press Play."
+    if upto_step == 1:
+        return (
+            f"Step 1, score: compare h_t with every encoder state using the {steps['score_name']} score. "
+            f"Scores: {', '.join(_fmt(float(s)) for s in scores)}."
+        )
+    if upto_step == 2:
+        return (
+            "Step 2, softmax: exponentiate and normalise, so the weights are positive and sum to 1. "
+            f"h_{best + 1} gets {_fmt(float(weights[best]))} of the attention."
+        )
+    if upto_step == 3:
+        return "Step 3, weight: multiply every encoder state by its weight (the alignment vectors)."
+    return (
+        "Step 4, sum: add the weighted vectors up. The context vector is "
+        f"[{', '.join(_fmt(float(c)) for c in context)}]."
+    )
+
+
+def _compact(x: float) -> str:
+    return "~0" if abs(x) < 5e-4 else f"{x:.3g}"
+
+
+def _bars(ax, values, title, colors, labels, annotate=True, ylim=None, compact=False):
+    x = np.arange(len(values))
+    ax.bar(x, values, color=colors, edgecolor="black", linewidth=0.5)
+    ax.set_xticks(x, labels)
+    ax.set_title(title, fontsize=10)
+    ax.axhline(0, color="black", linewidth=0.6)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    else:
+        lo, hi = min(0.0, float(np.min(values))), max(0.0, float(np.max(values)))
+        pad = 0.18 * (hi - lo or 1.0)
+        ax.set_ylim(lo - (pad if lo < 0 else 0), hi + pad)
+    if annotate:
+        for xi, v in zip(x, values):
+            ax.annotate((_compact if compact else _fmt)(float(v)), (xi, v), ha="center", va="bottom" if v >= 0 else "top",
+                        fontsize=8, xytext=(0, 2 if v >= 0 else -2), textcoords="offset points")
+    ax.spines[["top", "right"]].set_visible(False)
+
+
+def _pending(ax, k):
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_color("#cccccc")
+        side.set_linestyle("--")
+    ax.text(0.5, 0.5, f"step {k}: {STEP_NAMES[k - 1]}\n(not yet)", ha="center", va="center",
+            color="#999999", fontsize=10, transform=ax.transAxes)
+
+
+def _position_labels(steps):
+    return [f"h{j + 1}" + (" (pad)" if m else "") for j, m in enumerate(steps["pad_mask"])]
+
+
+def _component_labels(steps):
+    return [f"d{i + 1}" for i in range(len(steps["decoder_state"]))]
+
+
+def plot_attention_steps(steps: dict, upto_step: int = 4, figsize=(11.0, 3.0), dpi: int = 90) -> Figure:
+    """Draw the four steps of :func:`attention_steps` side by side, up to ``upto_step``.
+
+    Panels: (1) scores per source position, (2) softmax weights, (3) the weighted
+    encoder states as an annotated grid ``[S, H]``, (4) the context vector. Each source
+    position keeps its colour in every panel. Panels after ``upto_step`` are shown empty.
+
+    Args:
+        steps: the dict returned by :func:`attention_steps`.
+        upto_step: 0..4, how many steps to draw.
+
+    Returns:
+        A new :class:`~matplotlib.figure.Figure` (not registered with pyplot).
+
+    Raises:
+        ValueError: ``upto_step`` outside 0..4.
+    """
+    if not 0 <= upto_step <= 4:
+        raise ValueError(f"upto_step must be between 0 and 4, got {upto_step}")
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1.15, 0.9]})
+    S = len(steps["scores"])
+    colors = [_COLORS[j % len(_COLORS)] for j in range(S)]
+    pos = _position_labels(steps)
+    for k, ax in enumerate(axes, start=1):
+        if k > upto_step:
+            _pending(ax, k)
+    if upto_step >= 1:
+        _bars(axes[0], steps["scores"], "1. score(h_t, h_s)", colors, pos)
+    if upto_step >= 2:
+        _bars(axes[1], steps["weights"], "2. softmax -> weights", colors, pos, ylim=(0, 1.15))
+    if upto_step >= 3:
+        ax = axes[2]
+        w = steps["weighted"]
+        lim = float(np.max(np.abs(w))) or 1.0
+        ax.imshow(w, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+        ax.set_yticks(range(S), [f"{p} x {_fmt(float(a))}" for p, a in zip(pos, steps["weights"])], fontsize=8)
+        for label, c in zip(ax.get_yticklabels(), colors):
+            label.set_color(c)
+        ax.set_xticks(range(w.shape[1]), _component_labels(steps))
+        for (j, i), v in np.ndenumerate(w):
+            ax.text(i, j, _fmt(float(v)), ha="center", va="center", fontsize=8,
+                    color="white" if abs(v) > 0.6 * lim else "black")
+        ax.set_title("3. weight: a_s * h_s", fontsize=10)
+    if upto_step >= 4:
+        _bars(axes[3], steps["context"], "4. sum -> context", "#777777", _component_labels(steps))
+    fig.suptitle(
+        f"h_t = [{', '.join(_fmt(float(x)) for x in steps['decoder_state'])}]   "
+        f"score: {steps['score_name']}   temperature: {_fmt(steps['temperature'])}",
+        fontsize=10,
+    )
+    return fig
+
+
+def plot_explorer(steps: dict, figsize=(10.0, 3.0), dpi: int = 90) -> Figure:
+    """Bar charts of the scores, the weights and the context vector of one ``steps`` dict.
+
+    Returns:
+        A new :class:`~matplotlib.figure.Figure` with three panels.
+    """
+    fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+    axes = fig.subplots(1, 3)
+    S = len(steps["scores"])
+    colors = [_COLORS[j % len(_COLORS)] for j in range(S)]
+    pos = _position_labels(steps)
+    _bars(axes[0], steps["scores"], "scores", colors, pos)
+    _bars(axes[1], steps["weights"], "weights (softmax)", colors, pos, ylim=(0, 1.15))
+    _bars(axes[2], steps["context"], "context vector", "#777777", _component_labels(steps))
+    fig.suptitle(
+        f"h_t = [{', '.join(_fmt(float(x)) for x in steps['decoder_state'])}]   "
+        f"score: {steps['score_name']}   temperature: {_fmt(steps['temperature'])}",
+        fontsize=10,
+    )
+    return fig
+
+
+def plot_score_functions(results: dict[str, dict], figsize=None, dpi: int = 90) -> Figure:
+    """The weights of several score functions on the same inputs, one panel each.
+
+    Args:
+        results: ``{name: steps}`` from :func:`compare_score_functions`.
+
+    Returns:
+        A new :class:`~matplotlib.figure.Figure`.
+    """
+    n = len(results)
+    fig = Figure(figsize=figsize or (2.2 * n, 2.6), dpi=dpi, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, n, sharey=True))
+    for ax, (name, steps) in zip(axes, results.items()):
+        S = len(steps["weights"])
+        _bars(ax, steps["weights"], name, [_COLORS[j % len(_COLORS)] for j in range(S)],
+              _position_labels(steps), ylim=(0, 1.15), compact=True)
+    axes[0].set_ylabel("attention weight")
+    return fig
+
+
+def figure_to_png(fig: Figure, dpi: int | None = None) -> bytes:
+    """Render ``fig`` to PNG bytes (Agg; byte-identical for identical figures)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi or fig.dpi, metadata={"Software": None})
+    return buf.getvalue()
+
+
+# -- widgets (thin layers) ---------------------------------------------------------------
+
+
+def score_function_explorer(
+    decoder_state: Sequence[float] = EXAMPLE_DECODER_STATE,
+    encoder_states: Sequence[Sequence[float]] = EXAMPLE_ENCODER_STATES,
+    score_names: Sequence[str] = EXPLORER_SCORE_NAMES,
+    score_name: str = "dot",
+    temperature: float = 1.0,
+    value_range: tuple[float, float] = (-10.0, 15.0),
+):
+    """A widget: sliders for every component of ``h_t``, a score-function dropdown and a
+    temperature slider; the scores, weights and context are redrawn live.
+
+    Returns:
+        An ``ipywidgets.VBox`` (class ``attn-explorer``) to display.
+    """
+    import ipywidgets as w
+
+    style = {"description_width": "90px"}
+    sliders = []
+    for i, v in enumerate(decoder_state):
+        s = w.FloatSlider(value=float(v), min=value_range[0], max=value_range[1], step=1.0,
+                          description=f"h_t[{i + 1}]", continuous_update=False, readout_format=".1f",
+                          style=style)
+        s.add_class("attn-slider")
+        sliders.append(s)
+    sliders[0].add_class("attn-main-slider")
+    dropdown = w.Dropdown(options=list(score_names), value=score_name, description="score", style=style)
+    dropdown.add_class("attn-score-dropdown")
+    temp = w.FloatLogSlider(value=temperature, base=10, min=-1, max=2, step=0.1,
+                            description="temperature", continuous_update=False, readout_format=".2g",
+                            style=style)
+    temp.add_class("attn-temperature")
+    numbers = w.HTML()
+    numbers.add_class("attn-numbers")
+    image = w.Image(format="png")
+    image.add_class("attn-figure")
+
+    def update(_change=None):
+        try:
+            steps = attention_steps([s.value for s in sliders], encoder_states, dropdown.value, temp.value)
+        except ValueError as err:  # e.g. shapes; keep the widget alive and say why
+            numbers.value = f"<pre>{err}</pre>"
+            return
+        numbers.value = "<pre>" + format_steps(steps) + "</pre>"
+        image.value = figure_to_png(plot_explorer(steps))
+
+    for control in (*sliders, dropdown, temp):
+        control.observe(update, names="value")
+    update()
+    box = w.VBox([w.HBox([w.VBox(sliders), w.VBox([dropdown, temp])]), numbers, image])
+    box.add_class("attn-explorer")
+    return box
+
+
+def attention_animation(
+    decoder_state: Sequence[float] = EXAMPLE_DECODER_STATE,
+    encoder_states: Sequence[Sequence[float]] = EXAMPLE_ENCODER_STATES,
+    score_name: str = "dot",
+    temperature: float = 1.0,
+    interval_ms: int = 1500,
+):
+    """A widget: Play button and step slider that walk through score -> softmax -> weight -> sum.
+
+    The five frames (0 = inputs only, 1..4 = the steps) are rendered once, up front.
+
+    Returns:
+        An ``ipywidgets.VBox`` (class ``attn-animation``) to display.
+    """
+    import ipywidgets as w
+
+    steps = attention_steps(decoder_state, encoder_states, score_name, temperature)
+    frames = [figure_to_png(plot_attention_steps(steps, k)) for k in range(5)]
+    play = w.Play(value=0, min=0, max=4, step=1, interval=interval_ms, description="Play")
+    play.add_class("attn-play")
+    slider = w.IntSlider(value=0, min=0, max=4, step=1, description="step")
+    slider.add_class("attn-step-slider")
+    w.jslink((play, "value"), (slider, "value"))
+    text = w.HTML(value=f"<p>{describe_step(steps, 0)}</p>")
+    text.add_class("attn-step-text")
+    image = w.Image(value=frames[0], format="png")
+    image.add_class("attn-steps-figure")
+
+    def show(change):
+        k = int(change["new"])
+        image.value = frames[k]
+        text.value = f"<p>{describe_step(steps, k)}</p>"
+
+    slider.observe(show, names="value")
+    box = w.VBox([w.HBox([play, slider]), text, image])
+    box.add_class("attn-animation")
+    return box
