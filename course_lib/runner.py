@@ -1,0 +1,152 @@
+"""The course's main job: execute every lesson headless and write a summary.
+
+Run it as ``course-run-lessons`` (installed with the package) or ``python -m course_lib.runner``::
+
+    course-run-lessons --profile ci --out outputs/
+
+For each notebook in ``lessons/`` it executes all cells top to bottom with ``nbclient``
+under the chosen ``COURSE_PROFILE``, writes the executed notebook to the output folder, and
+collects what the lesson recorded with :func:`record_result` (BLEU and friends). It ends by
+writing ``summary.csv`` and ``summary.md`` (lesson, profile, status, runtime, BLEU, ...)
+and printing the table. It exits non-zero if a lesson failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+__all__ = ["record_result", "run_lessons", "main"]
+
+RESULTS_ENV = "COURSE_RESULTS_FILE"
+
+
+def record_result(lesson: str, **metrics: Any) -> Dict[str, Any]:
+    """Record a lesson's headline numbers (e.g. ``bleu=23.4``) for the summary table.
+
+    When the lesson runs under :func:`run_lessons`, the numbers are appended as one JSON line
+    to the file named by ``$COURSE_RESULTS_FILE``; otherwise nothing is written. The
+    numbers are printed either way, so a learner sees them too.
+
+    Args:
+        lesson: the lesson's id, e.g. ``"01"``.
+        **metrics: JSON-serialisable values (floats are rounded to 2 decimals when printed).
+
+    Returns:
+        The record, ``{"lesson": ..., **metrics}``.
+
+    Raises:
+        TypeError: a value is not JSON-serialisable.
+    """
+    record = {"lesson": lesson, **metrics}
+    line = json.dumps(record)  # raises TypeError on values JSON cannot hold
+    target = os.environ.get(RESULTS_ENV)
+    if target:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+    shown = ", ".join(f"{k} = {v:.2f}" if isinstance(v, float) else f"{k} = {v}" for k, v in metrics.items())
+    print(f"lesson {lesson} result: {shown}")
+    return record
+
+
+def _lessons_dir() -> Path:
+    here = Path(__file__).resolve().parent.parent / "lessons"
+    return here if here.is_dir() else Path.cwd() / "lessons"
+
+
+def run_lessons(lessons: List[Path], profile: str, out_dir: Path, timeout: int = 3600,
+                kernel_name: str = "python3") -> List[Dict[str, Any]]:
+    """Execute ``lessons`` under ``profile``; write executed copies and the summary to ``out_dir``.
+
+    Returns:
+        One summary row per lesson: ``lesson``, ``notebook``, ``profile``, ``status``
+        (``"ok"`` or the error's name), ``runtime_s`` and the recorded metrics.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results_file = out_dir / "results.jsonl"
+    results_file.write_text("")
+    os.environ[RESULTS_ENV] = str(results_file.resolve())
+    os.environ["COURSE_PROFILE"] = profile
+    rows: List[Dict[str, Any]] = []
+    for path in lessons:
+        nb = nbformat.read(path, as_version=4)
+        client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
+                                resources={"metadata": {"path": str(path.parent.resolve())}})
+        print(f"running {path.name} under profile {profile} ...", flush=True)
+        start = time.perf_counter()
+        status = "ok"
+        try:
+            client.execute()
+        except CellExecutionError as exc:
+            status = f"failed: {getattr(exc, 'ename', type(exc).__name__)}"
+        except Exception as exc:  # a dead kernel, a timeout: report and go on to the next lesson
+            status = f"failed: {type(exc).__name__}"
+        runtime = time.perf_counter() - start
+        nbformat.write(nb, out_dir / path.name)
+        rows.append({"lesson": path.name.split("_")[0], "notebook": path.name, "profile": profile,
+                     "status": status, "runtime_s": round(runtime, 1)})
+        print(f"  {status} in {runtime:.1f} s", flush=True)
+    recorded: Dict[str, Dict[str, Any]] = {}
+    for line in results_file.read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            recorded.setdefault(rec.pop("lesson"), {}).update(rec)
+    for row in rows:
+        row.update(recorded.get(row["lesson"], {}))
+    _write_summary(rows, out_dir)
+    return rows
+
+
+def _write_summary(rows: List[Dict[str, Any]], out_dir: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame(rows)
+    frame.to_csv(out_dir / "summary.csv", index=False)
+    (out_dir / "summary.md").write_text(frame.to_markdown(index=False, floatfmt=".2f") if _has_tabulate()
+                                        else frame.to_string(index=False))
+    print("\n" + frame.to_string(index=False))
+    print(f"\nexecuted notebooks and summary written to {out_dir}")
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Command-line entry point (``course-run-lessons``); returns the exit status."""
+    from .profiles import PROFILES, profile_name
+
+    parser = argparse.ArgumentParser(description="Execute every lesson headless and write a summary table.")
+    parser.add_argument("--profile", choices=PROFILES, default=None,
+                        help="run profile (default: $COURSE_PROFILE, else gpu if CUDA is present, else cpu)")
+    parser.add_argument("--out", default="outputs", help="folder for executed notebooks and summary (default: outputs)")
+    parser.add_argument("--lessons", nargs="*", default=None,
+                        help="notebooks to run (default: every lessons/*.ipynb)")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
+    args = parser.parse_args(argv)
+    profile = profile_name(args.profile)
+    lessons = [Path(p) for p in args.lessons] if args.lessons else sorted(_lessons_dir().glob("[0-9][0-9]_*.ipynb"))
+    missing = [str(p) for p in lessons if not p.exists()]
+    if missing:
+        parser.error(f"no such notebook: {', '.join(missing)}")
+    if not lessons:
+        parser.error("found no lessons: run from the repository root or pass --lessons")
+    rows = run_lessons(lessons, profile, Path(args.out), timeout=args.timeout)
+    return 0 if all(r["status"] == "ok" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
