@@ -36,8 +36,14 @@ setup() {
         echo "course: installing PyTorch (${COURSE_TORCH_SPEC:-torch})"
         python -m pip install -q "${COURSE_TORCH_SPEC:-torch}" 2>&1 | grep -v "^WARNING: Location" || true
     fi
-    echo "course: installing course_lib and its dependencies"
-    python -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+    # (re)install the course when pyproject.toml changed since the last install
+    stamp="$VENV/.course-installed"
+    want="$(python -c 'import hashlib,sys; print(hashlib.sha256(open("pyproject.toml","rb").read()).hexdigest())')"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! python -c "import course_lib" >/dev/null 2>&1; then
+        echo "course: installing course_lib and its dependencies"
+        python -m pip install -q -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+        python -c "import course_lib" && echo "$want" > "$stamp"
+    fi
     python -c "import course_lib, torch, spacy, sacrebleu, nbval; print('course: environment ready (torch', torch.__version__ + ')')"
 }
 
