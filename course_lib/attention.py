@@ -37,7 +37,7 @@ name                score(h_t, h_s)                              source
 ``general``         ``h_t^T W_a h_s``                            Luong et al. 2015, eq. 8
 ``additive``        ``v_a^T tanh(W_a h_t + U_a h_s)``            Bahdanau et al. 2015, A.1.2
  / ``concat``       (= ``v_a^T tanh(W_a [h_t; h_s])``)           (Luong et al. 2015, eq. 8)
-``location``        ``a_t = softmax(W_a h_t)`` (no ``h_s``)      Luong et al. 2015, eq. 9
+``location``        ``a_t = softmax(W_a h_t)`` (no ``h_s``)      Luong et al. 2015, sec. 3.1
 ``query_key``       ``(W_Q h_t) . (W_K h_s)``                    source article 000 of the
                                                                  course (trainable W_Q, W_K)
 ==================  ===========================================  ============================
@@ -353,7 +353,7 @@ class AdditiveAttention(Attention):
 class LocationAttention(Attention):
     """Location-based attention: ``a_t = softmax(W_a h_t)``, computed from the query alone.
 
-    Luong et al. 2015, eq. 9 (listed with the score functions of eq. 8). The scores do not
+    Luong et al. 2015, sec. 3.1: the location-based function, given after the score functions of eq. 8. The scores do not
     look at the encoder states at all: ``W_a`` (``[max_src_len, Hq]``, ``nn.Linear``
     without bias) gives one score per source *position*. The keys are used only for their
     length ``S``: the scores are cut to the first ``S`` positions, and padding is masked
