@@ -6,7 +6,6 @@ Multi30k tests run the real download code against the offline mirror (see confte
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import random
 import shutil
 import urllib.request

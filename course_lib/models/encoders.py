@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Tuple, Union
 
-import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor, nn
 
 from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, lengths_to_pad_mask
