@@ -1,0 +1,129 @@
+"""Comparing models: tables and figures for lessons 03 and 04 (pure functions, headless).
+
+- :func:`compare_bleu_by_length`: several BLEU-by-length tables side by side, with the gain.
+- :func:`plot_variant_comparison`: bars of a few metrics per model variant (lesson 04).
+- :func:`plot_attention_grid`: several attention heatmaps side by side (global vs local-p).
+
+Every figure is a ``matplotlib.figure.Figure`` built without ``pyplot`` (see
+:mod:`course_lib.viz`); a notebook shows a returned figure as its cell's result.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Dict, Optional, Sequence, Tuple
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from .viz import plot_attention
+
+__all__ = ["compare_bleu_by_length", "plot_variant_comparison", "plot_attention_grid"]
+
+
+def compare_bleu_by_length(frames: Dict[str, "object"], baseline: Optional[str] = None):
+    """BLEU per source-length bucket of several models in one table.
+
+    Args:
+        frames: ``{model name: DataFrame from metrics.bleu_by_length}``, all with the same
+            buckets, in the order the columns should appear.
+        baseline: name of the model to subtract: adds a column ``"gain over <baseline>"``
+            for the last model in ``frames`` (default: no gain column).
+
+    Returns:
+        ``DataFrame`` with columns ``bucket``, ``sentences`` and one BLEU column per model
+        (plus the gain).
+
+    Raises:
+        ValueError: no frames; the buckets differ between frames; ``baseline`` unknown.
+    """
+    import pandas as pd
+
+    if not frames:
+        raise ValueError("compare_bleu_by_length needs at least one table")
+    names = list(frames)
+    first = frames[names[0]]
+    table = pd.DataFrame({"bucket": list(first["bucket"]), "sentences": list(first["sentences"])})
+    for name in names:
+        df = frames[name]
+        if list(df["bucket"]) != list(first["bucket"]):
+            raise ValueError(f"the buckets of {name!r} ({list(df['bucket'])}) differ from those of "
+                             f"{names[0]!r} ({list(first['bucket'])})")
+        table[name] = df["bleu"].to_numpy(dtype=float)
+    if baseline is not None:
+        if baseline not in frames:
+            raise ValueError(f"baseline {baseline!r} is not one of {names}")
+        table[f"gain over {baseline}"] = table[names[-1]] - table[baseline]
+    return table
+
+
+def plot_variant_comparison(table, metrics: Sequence[Tuple[str, str]] = (("val_ppl", "validation perplexity (lower is better)"),
+                                                                           ("test_bleu", "test BLEU (higher is better)")),
+                            name_column: str = "variant", title: str = "") -> Figure:
+    """One horizontal bar chart per metric, one bar per model variant (lesson 04's comparison).
+
+    Args:
+        table: ``DataFrame`` with a ``name_column`` and one column per metric.
+        metrics: ``(column, axis title)`` pairs, one panel each.
+        name_column: the column that names the variants.
+        title: an overall title (optional).
+
+    Returns:
+        The figure. The best bar of each panel (lowest perplexity/loss, else highest) is orange.
+
+    Raises:
+        KeyError: a column is missing. ValueError: the table is empty.
+    """
+    if len(table) == 0:
+        raise ValueError("the table has no rows to plot")
+    names = [str(n) for n in table[name_column]]
+    fig = Figure(figsize=(5 * len(metrics), 0.45 * len(names) + 1.6))
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    y = np.arange(len(names))[::-1]
+    for ax, (column, label) in zip(axes, metrics):
+        values = table[column].to_numpy(dtype=float)
+        lower_is_better = any(word in column.lower() for word in ("ppl", "loss", "perplexity"))
+        finite = np.where(np.isfinite(values), values, np.nan)
+        best = int(np.nanargmin(finite) if lower_is_better else np.nanargmax(finite)) if np.isfinite(finite).any() else -1
+        colors = ["tab:orange" if i == best else "tab:blue" for i in range(len(names))]
+        ax.barh(y, np.nan_to_num(values, nan=0.0), color=colors)
+        for yi, v in zip(y, values):
+            if math.isfinite(v):
+                ax.text(v, yi, f" {v:.1f}", va="center", fontsize=8)
+        ax.set_yticks(y, names)
+        ax.set_title(label, fontsize=10)
+        ax.margins(x=0.15)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_attention_grid(panels: Dict[str, tuple], ncols: Optional[int] = None) -> Figure:
+    """Several attention heatmaps side by side (e.g. global vs local-p on the same sentence).
+
+    Args:
+        panels: ``{title: (weights [T, S], src_tokens, tgt_tokens)}`` (as for
+            :func:`course_lib.viz.plot_attention`).
+        ncols: panels per row (default: all in one row).
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: no panels, or labels that do not fit a panel's weights.
+    """
+    if not panels:
+        raise ValueError("plot_attention_grid needs at least one panel")
+    ncols = ncols or len(panels)
+    nrows = math.ceil(len(panels) / ncols)
+    widest = max(len(src) for _, src, _ in panels.values())
+    tallest = max(len(tgt) for _, _, tgt in panels.values())
+    fig = Figure(figsize=(ncols * max(4.0, 0.42 * widest + 2), nrows * max(3.0, 0.36 * tallest + 1.5)))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, (title, (weights, src, tgt)) in zip(axes, panels.items()):
+        plot_attention(weights, src, tgt, title=title, ax=ax)
+    for ax in axes[len(panels):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
