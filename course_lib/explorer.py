@@ -7,9 +7,10 @@ Two layers:
   for one decoder state and returns NumPy arrays; :func:`plot_attention_steps`,
   :func:`plot_explorer` and :func:`plot_score_functions` draw them on a new
   :class:`matplotlib.figure.Figure`; :func:`format_steps` and :func:`describe_step` give
-  the numbers and the explanation as text; :func:`figure_to_png` renders a figure.
+  the numbers and the explanation as text; :func:`figure_to_png` (from :mod:`course_lib.viz`)
+  renders a figure.
 - **Widget builders** (thin layers on top): :func:`score_function_explorer` and
-  :func:`attention_animation` return an ``ipywidgets`` container to display.
+  :func:`four_steps_animation` return an ``ipywidgets`` container to display.
 
 The figures are built on ``matplotlib.figure.Figure`` directly (not ``pyplot``), so
 nothing registers them globally: there is nothing to close and nothing leaks, however
@@ -24,7 +25,6 @@ CSS classes the widgets carry (stable hooks for the browser test and for styling
 
 from __future__ import annotations
 
-import io
 from typing import Sequence
 
 import numpy as np
@@ -32,6 +32,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .attention import SCORE_FUNCTIONS, Attention, make_attention
+from .viz import figure_to_png
 
 __all__ = [
     "EXAMPLE_DECODER_STATE",
@@ -48,7 +49,7 @@ __all__ = [
     "plot_score_functions",
     "figure_to_png",
     "score_function_explorer",
-    "attention_animation",
+    "four_steps_animation",
 ]
 
 #: The course's worked example (source article 004): one decoder state ...
@@ -279,6 +280,14 @@ def _component_labels(steps):
     return [f"d{i + 1}" for i in range(len(steps["decoder_state"]))]
 
 
+def _suptitle(fig: Figure, steps: dict) -> None:
+    fig.suptitle(
+        f"h_t = [{', '.join(_fmt(float(x)) for x in steps['decoder_state'])}]   "
+        f"score: {steps['score_name']}   temperature: {_fmt(steps['temperature'])}",
+        fontsize=10,
+    )
+
+
 def plot_attention_steps(steps: dict, upto_step: int = 4, figsize=(11.0, 3.0), dpi: int = 90) -> Figure:
     """Draw the four steps of :func:`attention_steps` side by side, up to ``upto_step``.
 
@@ -325,11 +334,7 @@ def plot_attention_steps(steps: dict, upto_step: int = 4, figsize=(11.0, 3.0), d
         ax.set_title("3. weight: a_s * h_s", fontsize=10)
     if upto_step >= 4:
         _bars(axes[3], steps["context"], "4. sum -> context", "#777777", _component_labels(steps))
-    fig.suptitle(
-        f"h_t = [{', '.join(_fmt(float(x)) for x in steps['decoder_state'])}]   "
-        f"score: {steps['score_name']}   temperature: {_fmt(steps['temperature'])}",
-        fontsize=10,
-    )
+    _suptitle(fig, steps)
     return fig
 
 
@@ -347,11 +352,7 @@ def plot_explorer(steps: dict, figsize=(10.0, 3.0), dpi: int = 90) -> Figure:
     _bars(axes[0], steps["scores"], "scores", colors, pos)
     _bars(axes[1], steps["weights"], "weights (softmax)", colors, pos, ylim=(0, 1.15))
     _bars(axes[2], steps["context"], "context vector", "#777777", _component_labels(steps))
-    fig.suptitle(
-        f"h_t = [{', '.join(_fmt(float(x)) for x in steps['decoder_state'])}]   "
-        f"score: {steps['score_name']}   temperature: {_fmt(steps['temperature'])}",
-        fontsize=10,
-    )
+    _suptitle(fig, steps)
     return fig
 
 
@@ -373,13 +374,6 @@ def plot_score_functions(results: dict[str, dict], figsize=None, dpi: int = 90) 
               _position_labels(steps), ylim=(0, 1.15), compact=True)
     axes[0].set_ylabel("attention weight")
     return fig
-
-
-def figure_to_png(fig: Figure, dpi: int | None = None) -> bytes:
-    """Render ``fig`` to PNG bytes (Agg; byte-identical for identical figures)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi or fig.dpi, metadata={"Software": None})
-    return buf.getvalue()
 
 
 # -- widgets (thin layers) ---------------------------------------------------------------
@@ -438,7 +432,7 @@ def score_function_explorer(
     return box
 
 
-def attention_animation(
+def four_steps_animation(
     decoder_state: Sequence[float] = EXAMPLE_DECODER_STATE,
     encoder_states: Sequence[Sequence[float]] = EXAMPLE_ENCODER_STATES,
     score_name: str = "dot",

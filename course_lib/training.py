@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from .utils import autocast_dtype, get_device
+from .utils import autocast_dtype, dataclass_from_dict, get_device
 
 __all__ = ["TrainConfig", "History", "Trainer", "sequence_loss", "save_checkpoint", "load_checkpoint", "CheckpointError"]
 
@@ -90,11 +90,7 @@ class TrainConfig:
         Raises:
             ValueError: a key is not a field of :class:`TrainConfig` (the message lists them).
         """
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig keys {unknown}; valid keys: {sorted(names)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values)
 
     def ratio(self, epoch: int) -> float:
         """Teacher-forcing ratio for ``epoch`` (from the schedule if one is set)."""

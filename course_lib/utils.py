@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
-from typing import Sequence
+from typing import Any, Mapping, Sequence, Type, TypeVar
 
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "get_device", "check_shape", "autocast_dtype", "num_parameters"]
+__all__ = ["set_seed", "get_device", "check_shape", "autocast_dtype", "num_parameters", "dataclass_from_dict"]
 
 
 def set_seed(seed: int) -> None:
@@ -86,3 +87,20 @@ def check_shape(tensor: torch.Tensor, shape: Sequence[int | None], name: str = "
 def num_parameters(module: torch.nn.Module, trainable_only: bool = True) -> int:
     """Count the parameters of ``module`` (only those with ``requires_grad`` by default)."""
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
+
+
+_C = TypeVar("_C")
+
+
+def dataclass_from_dict(cls: Type[_C], values: Mapping[str, Any]) -> _C:
+    """Build the configuration dataclass ``cls`` from a dictionary, refusing unknown keys.
+
+    Raises:
+        ValueError: a key is not a field of ``cls`` (the message lists the valid ones), so a
+            misspelt setting fails loudly instead of being ignored.
+    """
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys {unknown}; valid keys: {sorted(names)}")
+    return cls(**values)

@@ -17,10 +17,14 @@ __all__ = ["figure_to_png", "plot_history", "plot_attention", "plot_bleu_by_leng
            "plot_length_histogram"]
 
 
-def figure_to_png(fig: Figure, dpi: int = 100) -> bytes:
-    """Render ``fig`` to PNG bytes (for ``ipywidgets.Image``)."""
+def figure_to_png(fig: Figure, dpi: Optional[int] = None) -> bytes:
+    """Render ``fig`` to PNG bytes (for ``ipywidgets.Image``) at ``dpi`` (default: the figure's).
+
+    The PNG carries no software/version metadata, so the same figure gives the same bytes
+    (tests and the browser test compare hashes of pictures).
+    """
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, bbox_inches="tight", metadata={"Software": None})
     return buffer.getvalue()
 
 

@@ -14,7 +14,7 @@ from course_lib.explorer import (
     EXAMPLE_DECODER_STATE,
     EXAMPLE_ENCODER_STATES,
     EXPLORER_SCORE_NAMES,
-    attention_animation,
+    four_steps_animation,
     attention_steps,
     compare_score_functions,
     describe_step,
@@ -152,7 +152,7 @@ def test_explorer_widget_updates_numbers_and_figure():
 
 def test_animation_widget_walks_the_steps():
     pytest.importorskip("ipywidgets")
-    box = attention_animation()
+    box = four_steps_animation()
     slider, image, text = (_find(box, c) for c in ("attn-step-slider", "attn-steps-figure", "attn-step-text"))
     assert _find(box, "attn-play") is not None
     frames = set()

@@ -28,7 +28,7 @@ position whose argmax is not needed to choose the next input).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 import torch
@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..attention import AdditiveAttention
+from ..utils import dataclass_from_dict
 from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, lengths_to_pad_mask
 from .encoders import RNNEncoder
 
@@ -83,11 +84,7 @@ class BahdanauConfig:
         Raises:
             ValueError: a key is not a field (the message lists the valid ones).
         """
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown BahdanauConfig keys {unknown}; valid keys: {sorted(names)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values)
 
 
 def draw_teacher_forcing_coins(num_positions: int, ratio: float) -> List[bool]:

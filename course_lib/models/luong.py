@@ -25,7 +25,7 @@ going) and the output layer once after the loop where no argmax is needed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 import torch
@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from ..attention import Attention, masked_softmax, make_attention
 from .bahdanau import draw_teacher_forcing_coins, scatter_rows, sort_by_target_length
+from ..utils import dataclass_from_dict
 from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, lengths_to_pad_mask
 from .encoders import RNNEncoder
 
@@ -167,11 +168,7 @@ class LuongConfig:
         Raises:
             ValueError: a key is not a field (the message lists the valid ones).
         """
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - names)
-        if unknown:
-            raise ValueError(f"unknown LuongConfig keys {unknown}; valid keys: {sorted(names)}")
-        return cls(**values)
+        return dataclass_from_dict(cls, values)
 
 
 class LuongSeq2Seq(Seq2Seq):
