@@ -12,8 +12,8 @@
 #
 # Environment variables:
 #   COURSE_VENV         where the virtual environment lives (default: .venv in the repository)
-#   COURSE_TORCH_SPEC   pip requirement used to install PyTorch when it is missing (default: torch;
-#                       on Linux without a GPU, add PyTorch's CPU index: see README)
+#   COURSE_TORCH_SPEC   pip requirement used to install PyTorch when it is missing (default: the
+#                       CPU build from PyTorch's index on Linux without an NVIDIA GPU, else torch)
 #   PYTHON              the Python (>= 3.10) used to create the environment (default: python3)
 set -euo pipefail
 
@@ -21,6 +21,28 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="${COURSE_VENV:-$ROOT/.venv}"
 PYTHON="${PYTHON:-python3}"
+
+install_torch() {
+    # COURSE_TORCH_SPEC wins. Otherwise, on Linux without an NVIDIA GPU, try PyTorch's CPU
+    # wheel index first (plain `pip install torch` on Linux brings several GB of CUDA
+    # libraries), and fall back to the default index if that one cannot be reached.
+    if [ -n "${COURSE_TORCH_SPEC:-}" ]; then
+        echo "course: installing PyTorch ($COURSE_TORCH_SPEC)"
+        python -m pip install -q "$COURSE_TORCH_SPEC" 2>&1 | grep -v "^WARNING: Location" || true
+        return
+    fi
+    if [ "$(uname -s)" = "Linux" ] && ! command -v nvidia-smi >/dev/null 2>&1; then
+        echo "course: no NVIDIA GPU found: installing the CPU build of PyTorch"
+        if python -m pip install -q --timeout 15 --retries 1 torch --index-url https://download.pytorch.org/whl/cpu \
+                >/dev/null 2>&1; then
+            return
+        fi
+        echo "course: PyTorch's CPU index is unreachable; installing torch from the default index"
+    else
+        echo "course: installing PyTorch"
+    fi
+    python -m pip install -q torch 2>&1 | grep -v "^WARNING: Location" || true
+}
 
 setup() {
     if [ ! -x "$VENV/bin/python" ]; then
@@ -33,8 +55,7 @@ setup() {
     . "$VENV/bin/activate"
     python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
     if ! python -c "import torch" >/dev/null 2>&1; then
-        echo "course: installing PyTorch (${COURSE_TORCH_SPEC:-torch})"
-        python -m pip install -q "${COURSE_TORCH_SPEC:-torch}" 2>&1 | grep -v "^WARNING: Location" || true
+        install_torch
     fi
     # (re)install the course when pyproject.toml changed since the last install
     stamp="$VENV/.course-installed"
