@@ -8,7 +8,9 @@ For each notebook in ``lessons/`` it executes all cells top to bottom with ``nbc
 under the chosen ``COURSE_PROFILE``, writes the executed notebook to the output folder, and
 collects what the lesson recorded with :func:`record_result` (BLEU and friends). It ends by
 writing ``summary.csv`` and ``summary.md`` (lesson, profile, status, runtime, BLEU, ...)
-and printing the table. It exits non-zero if a lesson failed.
+and printing the table. It exits non-zero if a lesson failed. ``summary.md`` shows the headline columns
+(:data:`SUMMARY_COLUMNS`); ``summary.csv`` and ``results.jsonl`` hold everything the lessons
+recorded (per-variant numbers of lesson 04, for example).
 """
 
 from __future__ import annotations
@@ -25,8 +27,12 @@ __all__ = ["record_result", "run_lessons", "main"]
 
 RESULTS_ENV = "COURSE_RESULTS_FILE"
 
+#: Columns of ``summary.md`` (and of the table printed at the end), when present.
+SUMMARY_COLUMNS = ("lesson", "profile", "status", "runtime_s", "bleu", "chrf", "test_ppl", "train_tokens_per_s",
+                   "train_minutes")
 
-def record_result(lesson: str, **metrics: Any) -> Dict[str, Any]:
+
+def record_result(lesson: str, **metrics: Any) -> None:
     """Record a lesson's headline numbers (e.g. ``bleu=23.4``) for the summary table.
 
     When the lesson runs under :func:`run_lessons`, the numbers are appended as one JSON line
@@ -37,8 +43,7 @@ def record_result(lesson: str, **metrics: Any) -> Dict[str, Any]:
         lesson: the lesson's id, e.g. ``"01"``.
         **metrics: JSON-serialisable values (floats are rounded to 2 decimals when printed).
 
-    Returns:
-        The record, ``{"lesson": ..., **metrics}``.
+    Returns nothing, so that a lesson's last line can call it without echoing a value.
 
     Raises:
         TypeError: a value is not JSON-serialisable.
@@ -51,7 +56,6 @@ def record_result(lesson: str, **metrics: Any) -> Dict[str, Any]:
             handle.write(line + "\n")
     shown = ", ".join(f"{k} = {v:.2f}" if isinstance(v, float) else f"{k} = {v}" for k, v in metrics.items())
     print(f"lesson {lesson} result: {shown}")
-    return record
 
 
 def _lessons_dir() -> Path:
@@ -111,9 +115,11 @@ def _write_summary(rows: List[Dict[str, Any]], out_dir: Path) -> None:
 
     frame = pd.DataFrame(rows)
     frame.to_csv(out_dir / "summary.csv", index=False)
-    (out_dir / "summary.md").write_text(frame.to_markdown(index=False, floatfmt=".2f") if _has_tabulate()
-                                        else frame.to_string(index=False))
-    print("\n" + frame.to_string(index=False))
+    headline = frame[[c for c in SUMMARY_COLUMNS if c in frame.columns]]
+    headline = headline.astype(object).where(headline.notna(), None)  # blank cells, not "nan"
+    (out_dir / "summary.md").write_text(headline.to_markdown(index=False, missingval="") + "\n" if _has_tabulate()
+                                        else headline.to_string(index=False) + "\n")
+    print("\n" + headline.to_string(index=False))
     print(f"\nexecuted notebooks and summary written to {out_dir}")
 
 
