@@ -75,6 +75,11 @@ class Seq2SeqOutput:
     Attributes:
         logits: ``[B, T-1, V]``: predictions of ``tgt[:, 1:]`` from ``tgt[:, :-1]``.
         attn_weights: ``[B, T-1, S]`` or ``None`` for models without attention.
+
+    A model's fast training pass may skip the positions whose target ``tgt[:, 1:]`` is
+    ``<pad>`` (the loss ignores them) and leave zeros there, as
+    :class:`~course_lib.models.BahdanauSeq2Seq` and :class:`~course_lib.models.LuongSeq2Seq`
+    do; compare outputs only at real target positions.
     """
 
     logits: Tensor
