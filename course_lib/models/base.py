@@ -154,6 +154,20 @@ class Seq2Seq(nn.Module):
         return None
 
     # --- shared machinery ----------------------------------------------------------------
+    @staticmethod
+    def check_forward_args(src: Tensor, src_lens: Tensor, tgt: Tensor, teacher_forcing_ratio: float) -> None:
+        """Validate the arguments of a training forward pass (shared by every model's ``forward``).
+
+        Raises:
+            ValueError: ``teacher_forcing_ratio`` outside ``[0, 1]``, or batch sizes that differ.
+        """
+        if not 0.0 <= teacher_forcing_ratio <= 1.0:
+            raise ValueError(f"teacher_forcing_ratio must be in [0, 1], got {teacher_forcing_ratio}")
+        if src.size(0) != tgt.size(0) or src.size(0) != src_lens.size(0):
+            raise ValueError(
+                f"batch sizes differ: src {tuple(src.shape)}, src_lens {tuple(src_lens.shape)}, tgt {tuple(tgt.shape)}"
+            )
+
     def forward(self, src: Tensor, src_lens: Tensor, tgt: Tensor, teacher_forcing_ratio: float = 1.0) -> Seq2SeqOutput:
         """Training forward pass with teacher forcing.
 
@@ -173,12 +187,7 @@ class Seq2Seq(nn.Module):
         Raises:
             ValueError: ``teacher_forcing_ratio`` outside ``[0, 1]`` or batch sizes that differ.
         """
-        if not 0.0 <= teacher_forcing_ratio <= 1.0:
-            raise ValueError(f"teacher_forcing_ratio must be in [0, 1], got {teacher_forcing_ratio}")
-        if src.size(0) != tgt.size(0) or src.size(0) != src_lens.size(0):
-            raise ValueError(
-                f"batch sizes differ: src {tuple(src.shape)}, src_lens {tuple(src_lens.shape)}, tgt {tuple(tgt.shape)}"
-            )
+        self.check_forward_args(src, src_lens, tgt, teacher_forcing_ratio)
         enc = self.encode(src, src_lens)
         tgt_in = tgt[:, :-1]
         if teacher_forcing_ratio >= 1.0:

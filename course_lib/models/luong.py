@@ -293,12 +293,7 @@ class LuongSeq2Seq(Seq2Seq):
             ValueError: ``teacher_forcing_ratio`` outside ``[0, 1]``, batch sizes that differ,
                 a source length below 1.
         """
-        if not 0.0 <= teacher_forcing_ratio <= 1.0:
-            raise ValueError(f"teacher_forcing_ratio must be in [0, 1], got {teacher_forcing_ratio}")
-        if src.size(0) != tgt.size(0) or src.size(0) != src_lens.size(0):
-            raise ValueError(
-                f"batch sizes differ: src {tuple(src.shape)}, src_lens {tuple(src_lens.shape)}, tgt {tuple(tgt.shape)}"
-            )
+        self.check_forward_args(src, src_lens, tgt, teacher_forcing_ratio)
         if not self.config.input_feeding and teacher_forcing_ratio >= 1.0:
             return super().forward(src, src_lens, tgt, teacher_forcing_ratio)  # all steps at once
         B, T = tgt.size(0), tgt.size(1) - 1
