@@ -41,7 +41,7 @@ from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, lengths_to_pad
 from .encoders import RNNEncoder
 
 __all__ = ["BahdanauConfig", "BahdanauSeq2Seq", "draw_teacher_forcing_coins", "sort_by_target_length",
-           "scatter_rows"]
+           "scatter_rows", "PackedSchedule", "packed_schedule"]
 
 
 @dataclass
@@ -121,6 +121,47 @@ def sort_by_target_length(tgt: Tensor, pad_id: int) -> tuple[Tensor, List[int]]:
     out_lens, order = out_lens.sort(descending=True, stable=True)
     active = (out_lens.unsqueeze(0) > torch.arange(T, device=tgt.device).unsqueeze(1)).sum(1)  # [T]
     return order, active.tolist()
+
+
+@dataclass
+class PackedSchedule:
+    """How a packed training pass walks a batch (see :func:`packed_schedule`).
+
+    Attributes:
+        enc: the encoder dictionary with its rows in ``order`` (longest target first).
+        order: ``[B]`` the sentences, longest target first.
+        active: per position, how many of the ordered sentences still have a real target.
+        steps: positions with at least one real target.
+        gold: per position, True = feed the gold previous word (teacher forcing).
+        need_now: per position, True = its logits are needed inside the loop (their argmax
+            is the next input); the others can be computed after the loop.
+        tgt_in: ``[B, steps]`` the decoder inputs in ``order``.
+    """
+
+    enc: TensorDict
+    order: Tensor
+    active: List[int]
+    steps: int
+    gold: List[bool]
+    need_now: List[bool]
+    tgt_in: Tensor
+
+
+def packed_schedule(model: Seq2Seq, src: Tensor, src_lens: Tensor, tgt: Tensor, ratio: float) -> PackedSchedule:
+    """Encode a batch and plan a packed decoder loop: the set-up shared by the fast training
+    passes of :class:`BahdanauSeq2Seq` and :class:`~course_lib.models.LuongSeq2Seq`.
+
+    Draws the teacher-forcing coins (:func:`draw_teacher_forcing_coins`), orders the batch by
+    target length (:func:`sort_by_target_length`) and reorders the encoder dictionary to match.
+    """
+    T = tgt.size(1) - 1
+    gold = draw_teacher_forcing_coins(T, ratio)
+    enc = model.encode(src, src_lens)
+    order, active = sort_by_target_length(tgt, model.pad_id)  # the active sentences are a prefix
+    steps = sum(1 for n in active if n > 0)
+    enc = {k: v.index_select(0, order) for k, v in enc.items()}
+    need_now = [t + 1 < steps and not gold[t + 1] for t in range(steps)]  # argmax feeds step t+1
+    return PackedSchedule(enc, order, active, steps, gold, need_now, tgt.index_select(0, order)[:, :steps])
 
 
 def scatter_rows(chunks: List[Tensor], rows: List[Tensor], num_rows: int) -> Tensor:
@@ -273,14 +314,10 @@ class BahdanauSeq2Seq(Seq2Seq):
         """
         self.check_forward_args(src, src_lens, tgt, teacher_forcing_ratio)
         B, T = tgt.size(0), tgt.size(1) - 1
-        gold = draw_teacher_forcing_coins(T, teacher_forcing_ratio)
-        enc = self.encode(src, src_lens)
-
-        order, active = sort_by_target_length(tgt, self.pad_id)  # the active sentences are a prefix
-        steps = sum(1 for n in active if n > 0)
-        enc = {k: v.index_select(0, order) for k, v in enc.items()}
-        tgt_in = tgt.index_select(0, order)[:, :steps]
-        need_now = [t + 1 < steps and not gold[t + 1] for t in range(steps)]  # argmax feeds step t+1
+        plan = packed_schedule(self, src, src_lens, tgt, teacher_forcing_ratio)
+        enc, order, active, steps = plan.enc, plan.order, plan.active, plan.steps
+        gold, need_now = plan.gold, plan.need_now
+        tgt_in = plan.tgt_in
 
         E = self.config.emb_dim
         w_ih_emb, w_ih_ctx = self.rnn.weight_ih[:, :E], self.rnn.weight_ih[:, E:]

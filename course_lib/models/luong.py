@@ -32,7 +32,7 @@ import torch
 from torch import Tensor, nn
 
 from ..attention import Attention, masked_softmax, make_attention
-from .bahdanau import draw_teacher_forcing_coins, scatter_rows, sort_by_target_length
+from .bahdanau import packed_schedule, scatter_rows
 from ..utils import dataclass_from_dict
 from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, lengths_to_pad_mask
 from .encoders import RNNEncoder
@@ -297,13 +297,10 @@ class LuongSeq2Seq(Seq2Seq):
         if not self.config.input_feeding and teacher_forcing_ratio >= 1.0:
             return super().forward(src, src_lens, tgt, teacher_forcing_ratio)  # all steps at once
         B, T = tgt.size(0), tgt.size(1) - 1
-        gold = draw_teacher_forcing_coins(T, teacher_forcing_ratio)
-        enc = self.encode(src, src_lens)
-        order, active = sort_by_target_length(tgt, self.pad_id)  # the active sentences are a prefix
-        steps = sum(1 for n in active if n > 0)
-        enc = {k: v.index_select(0, order) for k, v in enc.items()}
-        gold_emb = self.dropout(self.tgt_embedding(tgt.index_select(0, order)[:, :steps]))  # [B, T, E]
-        need_now = [t + 1 < steps and not gold[t + 1] for t in range(steps)]  # argmax feeds step t+1
+        plan = packed_schedule(self, src, src_lens, tgt, teacher_forcing_ratio)
+        enc, order, active, steps = plan.enc, plan.order, plan.active, plan.steps
+        gold, need_now = plan.gold, plan.need_now
+        gold_emb = self.dropout(self.tgt_embedding(plan.tgt_in))  # [B, T, E]
 
         h, c = enc["h0"].transpose(0, 1), enc["c0"].transpose(0, 1)  # [L, B, H]
         h_tilde = enc["h0"].new_zeros(B, self.config.hidden_dim)
