@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
-from typing import Any, Mapping, Sequence, Type, TypeVar
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Callable, Iterator, Mapping, Sequence, Type, TypeVar
 
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "get_device", "check_shape", "autocast_dtype", "num_parameters", "dataclass_from_dict"]
+__all__ = ["set_seed", "get_device", "check_shape", "autocast_dtype", "num_parameters", "dataclass_from_dict",
+           "atomic_write", "eval_mode", "lengths_to_pad_mask"]
 
 
 def set_seed(seed: int) -> None:
@@ -104,3 +108,97 @@ def dataclass_from_dict(cls: Type[_C], values: Mapping[str, Any]) -> _C:
     if unknown:
         raise ValueError(f"unknown {cls.__name__} keys {unknown}; valid keys: {sorted(names)}")
     return cls(**values)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[IO], Any], mode: str = "wb",
+                 encoding: str | None = None) -> Path:
+    """Write a file so that it is either complete or not there at all.
+
+    ``write(handle)`` fills a temporary file in the same folder; the file is flushed, synced
+    to disk and then moved over ``path`` with :func:`os.replace` (atomic on POSIX and
+    Windows). If ``write`` raises, or the process dies mid-write, ``path`` keeps its old
+    content (or stays absent) and the temporary file is removed. Used for checkpoints,
+    vocabularies, downloads and subword models alike.
+
+    Args:
+        path: the destination; its folder is created if needed.
+        write: called once with the open temporary file.
+        mode: ``"wb"`` (default) or ``"w"`` (text; give ``encoding``).
+        encoding: for text mode, e.g. ``"utf-8"``.
+
+    Returns:
+        ``path`` as a :class:`pathlib.Path`.
+
+    Raises:
+        ValueError: ``mode`` is not ``"wb"`` or ``"w"``.
+        Whatever ``write`` raises (after cleaning up), and ``OSError`` from the file system.
+    """
+    if mode not in ("wb", "w"):
+        raise ValueError(f"atomic_write mode must be 'wb' or 'w', got {mode!r}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, mode, encoding=encoding if mode == "w" else None) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+@contextlib.contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """Put ``model`` in evaluation mode for a ``with`` block, then restore its previous mode.
+
+    Exception-safe (the mode is restored even if the block raises), unlike the bare
+    ``was_training = model.training; model.eval(); ...; model.train(was_training)`` pattern.
+
+    Example::
+
+        with eval_mode(model), torch.no_grad():
+            out = model.decode_step(prev, state, enc)
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def lengths_to_pad_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
+    """``src_pad_mask`` from lengths: ``[B]`` integer -> ``[B, S]`` bool, **True at padding**.
+
+    The one place the course builds a padding mask (models, batches and search all call it).
+
+    Args:
+        lengths: ``[B]`` integer tensor of true lengths (any device).
+        max_len: ``S``, the padded length; default ``max(lengths)``.
+
+    Returns:
+        Bool tensor ``[B, S]`` on ``lengths``' device.
+
+    Raises:
+        ValueError: ``lengths`` is not a 1-D integer tensor; a length is below 1 (a
+            sentence needs at least one real token); a length exceeds ``max_len``.
+    """
+    if not isinstance(lengths, torch.Tensor) or lengths.dim() != 1:
+        raise ValueError(f"src_lens must be a 1-D tensor [B], got {type(lengths).__name__} "
+                         f"of shape {tuple(getattr(lengths, 'shape', ()))}")
+    if lengths.dtype.is_floating_point or lengths.dtype == torch.bool or lengths.is_complex():
+        raise ValueError(f"src_lens must hold integers, got dtype {lengths.dtype}")
+    if lengths.numel() == 0:
+        raise ValueError("src_lens is empty: a batch needs at least one sentence")
+    lo, hi = int(lengths.min()), int(lengths.max())
+    if lo < 1:
+        raise ValueError("every sentence needs at least one token; got a length below 1 in src_lens")
+    max_len = hi if max_len is None else int(max_len)
+    if hi > max_len:
+        raise ValueError(f"src_lens holds a length of {hi} but the padded source has only {max_len} "
+                         "positions; src_lens must not exceed src.size(1)")
+    positions = torch.arange(max_len, device=lengths.device)
+    return positions.unsqueeze(0) >= lengths.unsqueeze(1)  # [B, S]

@@ -25,6 +25,8 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor, nn
 
+from ..utils import lengths_to_pad_mask
+
 __all__ = ["Seq2Seq", "StepOutput", "Seq2SeqOutput", "select_batch", "lengths_to_pad_mask"]
 
 TensorDict = Dict[str, Tensor]
@@ -37,19 +39,6 @@ def select_batch(tensors: TensorDict, index: Tensor) -> TensorDict:
     input is not changed.
     """
     return {key: value.index_select(0, index) for key, value in tensors.items()}
-
-
-def lengths_to_pad_mask(lengths: Tensor, max_len: Optional[int] = None) -> Tensor:
-    """``src_pad_mask`` from lengths: ``[B]`` long -> ``[B, S]`` bool, True at padding.
-
-    Raises:
-        ValueError: a length is below 1 (a sentence needs at least one real token).
-    """
-    if lengths.numel() and int(lengths.min()) < 1:
-        raise ValueError("every sentence needs at least one token; got a length below 1 in src_lens")
-    max_len = int(lengths.max()) if max_len is None else max_len
-    positions = torch.arange(max_len, device=lengths.device)
-    return positions.unsqueeze(0) >= lengths.unsqueeze(1)  # [B, S]
 
 
 @dataclass
