@@ -1,30 +1,26 @@
-"""The score-function explorer and the four-step attention animation (lesson 02).
+"""Attention by hand (lesson 02): the four steps and the score-function comparison, as pure functions.
 
-Two layers:
+Everything here is testable headless (no widgets, no pyplot state):
+:func:`attention_steps` runs the four steps of attention (score, softmax, weight, sum) for
+one decoder state and returns NumPy arrays; :func:`plot_attention_steps`,
+:func:`plot_explorer` and :func:`plot_score_functions` draw them on a new
+:class:`matplotlib.figure.Figure`; :func:`format_steps` and :func:`describe_step` give the
+numbers and the explanation as text. The widgets built on them,
+:func:`course_lib.widgets.score_function_explorer` and
+:func:`course_lib.widgets.four_steps_animation`, live in :mod:`course_lib.widgets`.
 
-- **Pure functions** (testable headless, no widgets, no pyplot state):
-  :func:`attention_steps` runs the four steps of attention (score, softmax, weight, sum)
-  for one decoder state and returns NumPy arrays; :func:`plot_attention_steps`,
-  :func:`plot_explorer` and :func:`plot_score_functions` draw them on a new
-  :class:`matplotlib.figure.Figure`; :func:`format_steps` and :func:`describe_step` give
-  the numbers and the explanation as text; :func:`figure_to_png` (from :mod:`course_lib.viz`)
-  renders a figure.
-- **Widget builders** (thin layers on top): :func:`score_function_explorer` and
-  :func:`four_steps_animation` return an ``ipywidgets`` container to display.
+The score functions are those of Luong et al. (2015), sec. 3.1, eq. 8 (dot, general,
+concat) and the location-based score; additive is Bahdanau et al. (2015), appendix A.1.2;
+scaled dot is Vaswani et al. (2017), sec. 3.2.1, eq. 1.
 
 The figures are built on ``matplotlib.figure.Figure`` directly (not ``pyplot``), so
 nothing registers them globally: there is nothing to close and nothing leaks, however
 often a slider fires.
-
-CSS classes the widgets carry (stable hooks for the browser test and for styling):
-``attn-explorer``, ``attn-main-slider`` (the first component of the decoder state),
-``attn-slider``, ``attn-score-dropdown``, ``attn-temperature``, ``attn-numbers``,
-``attn-figure``; ``attn-animation``, ``attn-play``, ``attn-step-slider``,
-``attn-step-text``, ``attn-steps-figure``.
 """
 
 from __future__ import annotations
 
+import copy
 from typing import Sequence
 
 import numpy as np
@@ -32,7 +28,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .attention import SCORE_FUNCTIONS, Attention, make_attention
-from .viz import figure_to_png
+from .viz import InputTypeError, check_int, check_real, figure_to_png  # figure_to_png: re-exported for old callers
 
 __all__ = [
     "EXAMPLE_DECODER_STATE",
@@ -47,12 +43,9 @@ __all__ = [
     "plot_attention_steps",
     "plot_explorer",
     "plot_score_functions",
-    "figure_to_png",
-    "score_function_explorer",
-    "four_steps_animation",
 ]
 
-#: The course's worked example (source article 004): one decoder state ...
+#: The course's worked example: one decoder state ...
 EXAMPLE_DECODER_STATE: tuple[float, ...] = (10.0, 5.0, 10.0)
 #: ... and four encoder states. Dot-product scores: 15, 60, 15, 35; context ~ [5, 0, 1].
 EXAMPLE_ENCODER_STATES: tuple[tuple[float, ...], ...] = (
@@ -86,8 +79,16 @@ def example_attention(
         seed: seed for the weights.
 
     Raises:
-        ValueError: unknown ``score_name`` (from :func:`make_attention`).
+        ValueError: unknown ``score_name`` (from :func:`make_attention`); ``dim`` or
+            ``num_positions`` below 1; ``temperature`` not positive and finite.
+        InputTypeError: a size or the seed is not an integer.
     """
+    if not isinstance(score_name, str):
+        raise InputTypeError(f"score_name must be a str, one of {list(SCORE_FUNCTIONS)}, got {score_name!r}")
+    dim = check_int(dim, "dim", low=1)
+    num_positions = check_int(num_positions, "num_positions", low=1)
+    temperature = check_real(temperature, "temperature", positive=True)
+    seed = check_int(seed, "seed")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         module = make_attention(
@@ -122,24 +123,41 @@ def attention_steps(
         ``[S]`` bool, ``score_name``, ``temperature``.
 
     Raises:
-        ValueError: shapes that do not fit, an unknown score function, or every
-            position masked.
+        ValueError: shapes that do not fit (``decoder_state`` not ``[H]``, ``encoder_states``
+            not ``[S, H]`` with the same ``H``, no encoder states, a ``pad_mask`` of the
+            wrong length), NaN or infinite numbers, a temperature that is not positive, an
+            unknown score function, or every position masked.
+        InputTypeError: a str (or other non-numbers) where numbers are expected.
     """
-    h_t = torch.as_tensor(np.asarray(decoder_state, dtype=np.float64))
-    enc = torch.as_tensor(np.asarray(encoder_states, dtype=np.float64))
-    if h_t.dim() != 1 or enc.dim() != 2 or enc.size(1) != h_t.size(0):
+    h_t = _as_float_array(decoder_state, "decoder_state")
+    enc = _as_float_array(encoder_states, "encoder_states")
+    if h_t.dim() != 1 or enc.dim() != 2 or enc.size(1) != h_t.size(0) or h_t.numel() == 0:
         raise ValueError(
-            f"decoder_state must be [H] and encoder_states [S, H]; got {tuple(h_t.shape)} and {tuple(enc.shape)}"
+            f"decoder_state must be [H] and encoder_states [S, H] with the same H >= 1; "
+            f"got {tuple(h_t.shape)} and {tuple(enc.shape)}"
         )
     S, H = enc.shape
-    mask = torch.zeros(S, dtype=torch.bool) if pad_mask is None else torch.as_tensor(list(pad_mask), dtype=torch.bool)
+    if S == 0:
+        raise ValueError("encoder_states is empty: attention needs at least one encoder state")
+    if module is None:
+        if not isinstance(score_name, str):
+            raise InputTypeError(f"score_name must be a str, got {score_name!r}")
+        temperature = check_real(temperature, "temperature", positive=True)
+    elif not isinstance(module, Attention):
+        raise InputTypeError(f"module must be a course_lib.attention.Attention, got {type(module).__name__}")
+    if pad_mask is None:
+        mask = torch.zeros(S, dtype=torch.bool)
+    else:
+        if isinstance(pad_mask, (str, bytes)):
+            raise InputTypeError("pad_mask must be a list of bools (True at padding), got a str")
+        mask = torch.as_tensor(np.asarray(list(pad_mask), dtype=bool))
     if mask.shape != (S,):
-        raise ValueError(f"pad_mask must have {S} entries, got {tuple(mask.shape)}")
+        raise ValueError(f"pad_mask must have {S} entries (one per encoder state), got {tuple(mask.shape)}")
     if module is None:
         module = example_attention(score_name, H, S, temperature=temperature)
     else:
         score_name = _name_of(module, score_name)
-    module = module.double()
+    module = copy.deepcopy(module).double()  # never change the caller's module
     with torch.no_grad():
         query, keys = h_t[None], enc[None]  # [1, H], [1, S, H]
         scores = module.score(query, module.project_keys(keys))  # [1, S]
@@ -157,6 +175,18 @@ def attention_steps(
         "score_name": score_name,
         "temperature": float(module.temperature),
     }
+
+
+def _as_float_array(values, name: str) -> torch.Tensor:
+    if isinstance(values, (str, bytes)):
+        raise InputTypeError(f"{name} must hold numbers, got the str {values!r}")
+    try:
+        arr = np.asarray(values.detach().cpu() if hasattr(values, "detach") else values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise InputTypeError(f"{name} must be numbers of one consistent shape: {err}") from None
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return torch.as_tensor(arr)
 
 
 def _name_of(module: Attention, default: str) -> str:
@@ -179,7 +209,17 @@ def compare_score_functions(
 
     Returns:
         ``{name: steps}`` in the order of ``names``.
+
+    Raises:
+        ValueError: ``names`` is empty, or as :func:`attention_steps`. InputTypeError: a
+            bare str for ``names`` (give a list, e.g. ``["dot"]``).
     """
+    if isinstance(names, str):
+        raise InputTypeError(f"names must be a list of score-function names, got the str {names!r}; "
+                             f"use [{names!r}]")
+    names = list(names)
+    if not names:
+        raise ValueError("names is empty: give at least one score function")
     return {n: attention_steps(decoder_state, encoder_states, n, temperature) for n in names}
 
 
@@ -200,7 +240,11 @@ def format_steps(steps: dict) -> str:
         scores  = [15, 60, 15, 35]
         weights = [2.86e-20, 1, 2.86e-20, 1.39e-11]
         context = [5, 6.94e-11, 1]
+
+    Raises:
+        ValueError: ``steps`` is not a dict from :func:`attention_steps`.
     """
+    _check_steps(steps)
     def vec(a):
         return "[" + ", ".join(_fmt(float(x)) for x in a) + "]"
 
@@ -215,8 +259,26 @@ def format_steps(steps: dict) -> str:
     )
 
 
+_STEPS_KEYS = ("decoder_state", "encoder_states", "scores", "weights", "weighted", "context", "pad_mask",
+               "score_name", "temperature")
+
+
+def _check_steps(steps) -> None:
+    if not isinstance(steps, dict):
+        raise InputTypeError(f"steps must be the dict returned by attention_steps(), got {type(steps).__name__}")
+    missing = [k for k in _STEPS_KEYS if k not in steps]
+    if missing:
+        raise ValueError(f"steps lacks {missing}: pass the dict returned by attention_steps()")
+
+
 def describe_step(steps: dict, upto_step: int) -> str:
-    """One or two sentences that explain step ``upto_step`` (1..4) with its numbers."""
+    """One or two sentences that explain step ``upto_step`` (0 = the inputs, 1..4 = the steps) with its numbers.
+
+    Raises:
+        ValueError: ``upto_step`` outside 0..4; ``steps`` not from :func:`attention_steps`.
+    """
+    _check_steps(steps)
+    upto_step = check_int(upto_step, "upto_step", low=0, high=4)
     scores, weights, context = steps["scores"], steps["weights"], steps["context"]
     best = int(np.argmax(weights))
     if upto_step <= 0:
@@ -305,8 +367,8 @@ def plot_attention_steps(steps: dict, upto_step: int = 4, figsize=(11.0, 3.0), d
     Raises:
         ValueError: ``upto_step`` outside 0..4.
     """
-    if not 0 <= upto_step <= 4:
-        raise ValueError(f"upto_step must be between 0 and 4, got {upto_step}")
+    _check_steps(steps)
+    upto_step = check_int(upto_step, "upto_step", low=0, high=4)
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1.15, 0.9]})
     S = len(steps["scores"])
@@ -343,7 +405,11 @@ def plot_explorer(steps: dict, figsize=(10.0, 3.0), dpi: int = 90) -> Figure:
 
     Returns:
         A new :class:`~matplotlib.figure.Figure` with three panels.
+
+    Raises:
+        ValueError: ``steps`` is not a dict from :func:`attention_steps`.
     """
+    _check_steps(steps)
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     axes = fig.subplots(1, 3)
     S = len(steps["scores"])
@@ -364,7 +430,16 @@ def plot_score_functions(results: dict[str, dict], figsize=None, dpi: int = 90) 
 
     Returns:
         A new :class:`~matplotlib.figure.Figure`.
+
+    Raises:
+        ValueError: ``results`` is empty or holds something other than ``steps`` dicts.
     """
+    if not isinstance(results, dict):
+        raise InputTypeError(f"results must be the dict from compare_score_functions(), got {type(results).__name__}")
+    if not results:
+        raise ValueError("results is empty: compare at least one score function")
+    for value in results.values():
+        _check_steps(value)
     n = len(results)
     fig = Figure(figsize=figsize or (2.2 * n, 2.6), dpi=dpi, layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n, sharey=True))
@@ -376,96 +451,17 @@ def plot_score_functions(results: dict[str, dict], figsize=None, dpi: int = 90) 
     return fig
 
 
-# -- widgets (thin layers) ---------------------------------------------------------------
+_MOVED_TO_WIDGETS = ("score_function_explorer", "four_steps_animation")
 
 
-def score_function_explorer(
-    decoder_state: Sequence[float] = EXAMPLE_DECODER_STATE,
-    encoder_states: Sequence[Sequence[float]] = EXAMPLE_ENCODER_STATES,
-    score_names: Sequence[str] = EXPLORER_SCORE_NAMES,
-    score_name: str = "dot",
-    temperature: float = 1.0,
-    value_range: tuple[float, float] = (-10.0, 15.0),
-):
-    """A widget: sliders for every component of ``h_t``, a score-function dropdown and a
-    temperature slider; the scores, weights and context are redrawn live.
+def __getattr__(name: str):
+    """The explorer's widgets moved to :mod:`course_lib.widgets`; old imports keep working."""
+    if name in _MOVED_TO_WIDGETS:
+        import warnings
 
-    Returns:
-        An ``ipywidgets.VBox`` (class ``attn-explorer``) to display.
-    """
-    import ipywidgets as w
+        from . import widgets
 
-    style = {"description_width": "90px"}
-    sliders = []
-    for i, v in enumerate(decoder_state):
-        s = w.FloatSlider(value=float(v), min=value_range[0], max=value_range[1], step=1.0,
-                          description=f"h_t[{i + 1}]", continuous_update=False, readout_format=".1f",
-                          style=style)
-        s.add_class("attn-slider")
-        sliders.append(s)
-    sliders[0].add_class("attn-main-slider")
-    dropdown = w.Dropdown(options=list(score_names), value=score_name, description="score", style=style)
-    dropdown.add_class("attn-score-dropdown")
-    temp = w.FloatLogSlider(value=temperature, base=10, min=-1, max=2, step=0.1,
-                            description="temperature", continuous_update=False, readout_format=".2g",
-                            style=style)
-    temp.add_class("attn-temperature")
-    numbers = w.HTML()
-    numbers.add_class("attn-numbers")
-    image = w.Image(format="png")
-    image.add_class("attn-figure")
-
-    def update(_change=None):
-        try:
-            steps = attention_steps([s.value for s in sliders], encoder_states, dropdown.value, temp.value)
-        except ValueError as err:  # e.g. shapes; keep the widget alive and say why
-            numbers.value = f"<pre>{err}</pre>"
-            return
-        numbers.value = "<pre>" + format_steps(steps) + "</pre>"
-        image.value = figure_to_png(plot_explorer(steps))
-
-    for control in (*sliders, dropdown, temp):
-        control.observe(update, names="value")
-    update()
-    box = w.VBox([w.HBox([w.VBox(sliders), w.VBox([dropdown, temp])]), numbers, image])
-    box.add_class("attn-explorer")
-    return box
-
-
-def four_steps_animation(
-    decoder_state: Sequence[float] = EXAMPLE_DECODER_STATE,
-    encoder_states: Sequence[Sequence[float]] = EXAMPLE_ENCODER_STATES,
-    score_name: str = "dot",
-    temperature: float = 1.0,
-    interval_ms: int = 1500,
-):
-    """A widget: Play button and step slider that walk through score -> softmax -> weight -> sum.
-
-    The five frames (0 = inputs only, 1..4 = the steps) are rendered once, up front.
-
-    Returns:
-        An ``ipywidgets.VBox`` (class ``attn-animation``) to display.
-    """
-    import ipywidgets as w
-
-    steps = attention_steps(decoder_state, encoder_states, score_name, temperature)
-    frames = [figure_to_png(plot_attention_steps(steps, k)) for k in range(5)]
-    play = w.Play(value=0, min=0, max=4, step=1, interval=interval_ms, description="Play")
-    play.add_class("attn-play")
-    slider = w.IntSlider(value=0, min=0, max=4, step=1, description="step")
-    slider.add_class("attn-step-slider")
-    w.jslink((play, "value"), (slider, "value"))
-    text = w.HTML(value=f"<p>{describe_step(steps, 0)}</p>")
-    text.add_class("attn-step-text")
-    image = w.Image(value=frames[0], format="png")
-    image.add_class("attn-steps-figure")
-
-    def show(change):
-        k = int(change["new"])
-        image.value = frames[k]
-        text.value = f"<p>{describe_step(steps, k)}</p>"
-
-    slider.observe(show, names="value")
-    box = w.VBox([w.HBox([play, slider]), text, image])
-    box.add_class("attn-animation")
-    return box
+        warnings.warn(f"course_lib.explorer.{name} moved to course_lib.widgets.{name}", DeprecationWarning,
+                      stacklevel=2)
+        return getattr(widgets, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

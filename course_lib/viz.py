@@ -3,18 +3,143 @@
 Figures are built with the object-oriented API (``Figure()``, not ``pyplot``), so they hold
 no global state, never leak, and render headless; a notebook shows a returned figure as its
 cell's result. The widgets in :mod:`course_lib.widgets` are thin layers over these.
+
+seaborn draws the annotated heatmaps and the grouped comparison bars; its styles are set
+per figure (``with sns.axes_style(...)``), never globally.
+
+Every function checks its input first and raises ``ValueError`` with what was wrong
+(a wrong *type*, such as a bare ``str`` where a list of tokens is expected, raises an error
+that is both a ``TypeError`` and a ``ValueError``).
 """
 
 from __future__ import annotations
 
+import html
 import io
-from typing import Dict, List, Optional, Sequence
+import math
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = ["figure_to_png", "plot_history", "plot_attention", "plot_bleu_by_length", "plot_decoder_step",
-           "plot_length_histogram"]
+           "plot_length_histogram", "stepper_frame", "BeamEntry", "plot_beam_step", "beam_step_caption",
+           "format_n_best"]
+
+#: Heatmaps with at most this many rows and columns get their values written in the cells.
+ANNOTATE_MAX_TOKENS = 12
+
+
+# -- input checks shared by viz, widgets, explorer and compare ------------------------------
+
+
+class InputTypeError(TypeError, ValueError):
+    """A wrong type (e.g. a bare ``str`` where a list of tokens is expected).
+
+    It is a ``TypeError`` and, by the course's rule that bad input raises ``ValueError``,
+    a ``ValueError`` too: ``except ValueError`` catches it.
+    """
+
+
+class StepOutOfRange(IndexError, ValueError):
+    """A step index outside the frames: a ``ValueError`` (and an ``IndexError`` for older callers)."""
+
+
+def check_tokens(tokens: Any, name: str, allow_empty: bool = False) -> List[str]:
+    """``tokens`` as a list of str; refuses a bare ``str`` (it would be read letter by letter).
+
+    Raises:
+        InputTypeError: ``tokens`` is a str, not a sequence, or holds something other than str.
+        ValueError: ``tokens`` is empty (unless ``allow_empty``).
+    """
+    if isinstance(tokens, (str, bytes)):
+        raise InputTypeError(f"{name} must be a list of tokens, got the str {tokens!r}; "
+                             f"tokenise it first (e.g. {name}={str(tokens).split()!r})")
+    try:
+        tokens = list(tokens)
+    except TypeError:
+        raise InputTypeError(f"{name} must be a list of tokens (str), got {type(tokens).__name__}") from None
+    bad = [t for t in tokens if not isinstance(t, str)]
+    if bad:
+        raise InputTypeError(f"{name} must hold str tokens, got e.g. {bad[0]!r} ({type(bad[0]).__name__})")
+    if not tokens and not allow_empty:
+        raise ValueError(f"{name} is empty: give at least one token")
+    return tokens
+
+
+def check_int(value: Any, name: str, low: Optional[int] = None, high: Optional[int] = None) -> int:
+    """``value`` as an int in ``[low, high]`` (bools and floats are refused).
+
+    Raises:
+        InputTypeError: not an integer. ValueError: outside the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise InputTypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    value = int(value)
+    if (low is not None and value < low) or (high is not None and value > high):
+        span = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must be {span}, got {value}")
+    return value
+
+
+def check_real(value: Any, name: str, low: Optional[float] = None, positive: bool = False) -> float:
+    """``value`` as a finite float, optionally ``>= low`` or ``> 0``.
+
+    Raises:
+        InputTypeError: not a number. ValueError: NaN, infinite or out of range.
+    """
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise InputTypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be positive, got {value}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
+    return value
+
+
+def check_step(step: Any, n_frames: int, what: str = "step") -> int:
+    """``step`` as an int in ``0 .. n_frames - 1``.
+
+    Raises:
+        InputTypeError: not an integer. StepOutOfRange: outside the frames.
+    """
+    if isinstance(step, bool) or not isinstance(step, Integral):
+        raise InputTypeError(f"{what} must be an integer, got {step!r} ({type(step).__name__})")
+    if not 0 <= int(step) < n_frames:
+        raise StepOutOfRange(f"{what} {step} is outside the {n_frames} steps (valid: 0 to {n_frames - 1})")
+    return int(step)
+
+
+def as_matrix(values: Any, name: str) -> np.ndarray:
+    """A 2-D float64 copy of an array or tensor with only finite values.
+
+    Raises:
+        ValueError: not 2-D, empty, or holding NaN/infinite values.
+    """
+    if isinstance(values, (str, bytes)):
+        raise InputTypeError(f"{name} must be a 2-D array of numbers, got a str")
+    if hasattr(values, "detach"):
+        values = values.detach().float().cpu().numpy()
+    try:
+        m = np.array(values, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise InputTypeError(f"{name} must be a 2-D array of numbers: {err}") from None
+    if m.ndim != 2:
+        hint = " (pass one sentence's [T, S] matrix, e.g. attn_weights[0])" if m.ndim == 3 else ""
+        raise ValueError(f"{name} must be 2-D [T, S], got shape {m.shape}{hint}")
+    if m.size == 0:
+        raise ValueError(f"{name} is empty (shape {m.shape})")
+    if not np.isfinite(m).all():
+        raise ValueError(f"{name} holds NaN or infinite values; check the model's output")
+    return m
+
+
+# -- figures -----------------------------------------------------------------------------
 
 
 def figure_to_png(fig: Figure, dpi: Optional[int] = None) -> bytes:
@@ -22,7 +147,14 @@ def figure_to_png(fig: Figure, dpi: Optional[int] = None) -> bytes:
 
     The PNG carries no software/version metadata, so the same figure gives the same bytes
     (tests and the browser test compare hashes of pictures).
+
+    Raises:
+        InputTypeError: ``fig`` is not a matplotlib Figure. ValueError: ``dpi`` not positive.
     """
+    if not isinstance(fig, Figure):
+        raise InputTypeError(f"figure_to_png needs a matplotlib Figure, got {type(fig).__name__}")
+    if dpi is not None:
+        dpi = check_int(dpi, "dpi", low=1)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, bbox_inches="tight", metadata={"Software": None})
     return buffer.getvalue()
@@ -33,97 +165,195 @@ def plot_history(history, title: str = "training") -> Figure:
 
     Returns:
         A figure with two panels (losses in nats per target token).
+
+    Raises:
+        InputTypeError: ``history`` has no ``steps``/``epochs`` lists.
+        ValueError: the history is empty (nothing trained yet) or holds NaN losses.
     """
+    steps_rec, epochs_rec = getattr(history, "steps", None), getattr(history, "epochs", None)
+    if not isinstance(steps_rec, list) or not isinstance(epochs_rec, list):
+        raise InputTypeError(f"plot_history needs a training History (with .steps and .epochs lists), "
+                             f"got {type(history).__name__}")
+    if not steps_rec and not epochs_rec:
+        raise ValueError("the history is empty: train for at least one step (Trainer.fit) before plotting it")
+    try:
+        steps = [s["step"] for s in steps_rec]
+        losses = np.asarray([s["loss"] for s in steps_rec], dtype=float)
+        epochs = [e["epoch"] for e in epochs_rec]
+        train = np.asarray([e["train_loss"] for e in epochs_rec], dtype=float)
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"history records need 'step'/'loss' and 'epoch'/'train_loss' entries: {err!r}") from None
+    if np.isnan(losses).any() or np.isnan(train).any():
+        raise ValueError("the history holds NaN losses: training diverged (lower the learning rate)")
     fig = Figure(figsize=(10, 3.5))
     ax1, ax2 = fig.subplots(1, 2)
-    steps = [s["step"] for s in history.steps]
-    losses = [s["loss"] for s in history.steps]
     ax1.plot(steps, losses, lw=0.8, alpha=0.8)
     ax1.set(xlabel="optimiser step", ylabel="loss (nats/token)", title=f"{title}: loss per batch")
-    epochs = [e["epoch"] for e in history.epochs]
-    ax2.plot(epochs, [e["train_loss"] for e in history.epochs], "o-", label="train")
-    if history.epochs and "val_loss" in history.epochs[0]:
-        ax2.plot(epochs, [e["val_loss"] for e in history.epochs], "s-", label="validation")
+    ax2.plot(epochs, train, "o-", label="train")
+    if epochs_rec and all("val_loss" in e for e in epochs_rec):
+        ax2.plot(epochs, [e["val_loss"] for e in epochs_rec], "s-", label="validation")
     ax2.set(xlabel="epoch", ylabel="loss (nats/token)", title=f"{title}: loss per epoch")
-    ax2.legend()
+    if epochs_rec:
+        ax2.legend()
     fig.tight_layout()
     return fig
 
 
 def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str], title: Optional[str] = None,
-                   upto: Optional[int] = None, ax=None) -> Figure:
-    """Heatmap of attention weights: one row per generated word, one column per source word.
+                   upto: Optional[int] = None, ax=None, annotate: Optional[bool] = None) -> Figure:
+    """Annotated heatmap of attention weights (seaborn): one row per generated word, one column per source word.
+
+    Bahdanau et al. (2015), fig. 3; Luong et al. (2015), fig. 7.
 
     Args:
         weights: ``[T, S]`` array or tensor (rows sum to one over real source positions).
         src_tokens: ``S`` labels for the columns. tgt_tokens: ``T`` labels for the rows.
-        upto: show only the first ``upto`` rows (the others blank): the animation's frames.
+        title: the axes' title.
+        upto: show only the first ``upto`` rows (``0..T``; the others blank): the animation's frames.
         ax: draw into this axes instead of a new figure.
+        annotate: write each weight in its cell (default: when ``T`` and ``S`` are at most
+            :data:`ANNOTATE_MAX_TOKENS`).
 
     Returns:
         The figure.
 
     Raises:
-        ValueError: the label counts do not match the shape of ``weights``.
+        ValueError: ``weights`` is not 2-D or holds NaN; its rows do not match the target
+            tokens or its columns the source tokens (the message says which); ``upto``
+            outside ``0..T``. InputTypeError: a bare str for the tokens.
     """
-    w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, dtype=float)
-    if w.ndim != 2 or w.shape != (len(tgt_tokens), len(src_tokens)):
-        raise ValueError(f"weights have shape {w.shape} but there are {len(tgt_tokens)} target and "
-                         f"{len(src_tokens)} source labels")
+    import seaborn as sns
+
+    src = check_tokens(src_tokens, "src_tokens")
+    tgt = check_tokens(tgt_tokens, "tgt_tokens")
+    w = as_matrix(weights, "attention weights")
+    T, S = w.shape
+    if T != len(tgt):
+        raise ValueError(f"attention weights have {T} rows but there are {len(tgt)} target labels (tgt_tokens): "
+                         "give one target token per row")
+    if S != len(src):
+        raise ValueError(f"attention weights have {S} columns but there are {len(src)} source labels "
+                         "(src_tokens): give one source token per column (<eos> included)")
     if upto is not None:
-        w = w.copy()
-        w[upto:] = np.nan
-    if ax is None:
-        fig = Figure(figsize=(max(4, 0.45 * len(src_tokens) + 2), max(3, 0.38 * len(tgt_tokens) + 1.5)))
-        ax = fig.subplots()
-    else:
-        fig = ax.figure
-    image = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
-    ax.set_xticks(range(len(src_tokens)), list(src_tokens), rotation=60, ha="right")
-    ax.set_yticks(range(len(tgt_tokens)), list(tgt_tokens))
+        upto = check_int(upto, "upto", low=0, high=T)
+    if annotate is None:
+        annotate = T <= ANNOTATE_MAX_TOKENS and S <= ANNOTATE_MAX_TOKENS
+    shown = w.copy()
+    if upto is not None:
+        shown[upto:] = np.nan  # seaborn leaves NaN cells blank
+    with sns.axes_style("white"):
+        if ax is None:
+            fig = Figure(figsize=(max(4, 0.5 * S + 2), max(3, 0.4 * T + 1.5)))
+            ax = fig.subplots()
+        else:
+            fig = ax.figure
+        sns.heatmap(shown, ax=ax, cmap="viridis", vmin=0.0, vmax=1.0, square=False,
+                    xticklabels=src, yticklabels=tgt, annot=bool(annotate), fmt=".2f",
+                    annot_kws={"fontsize": 7}, cbar_kws={"label": "attention weight", "fraction": 0.046, "pad": 0.02},
+                    linewidths=0.3, linecolor="white")
+    ax.set_xticklabels(src, rotation=60, ha="right")
+    ax.set_yticklabels(tgt, rotation=0)
     ax.set_xlabel("source")
     ax.set_ylabel("generated")
     if title:
         ax.set_title(title)
-    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02, label="attention weight")
     return fig
 
 
+def _check_bleu_frames(frames) -> List[str]:
+    if not isinstance(frames, Mapping):
+        raise InputTypeError("frames must be a dict {model name: DataFrame from metrics.bleu_by_length}, "
+                             f"got {type(frames).__name__}")
+    if not frames:
+        raise ValueError("frames is empty: give at least one {model name: bleu_by_length table}")
+    names = list(frames)
+    first = None
+    for name in names:
+        df = frames[name]
+        missing = [c for c in ("bucket", "sentences", "bleu") if c not in getattr(df, "columns", ())]
+        if missing:
+            raise ValueError(f"the table of {name!r} lacks the column(s) {missing}; use metrics.bleu_by_length")
+        if len(df) == 0:
+            raise ValueError(f"the table of {name!r} has no buckets")
+        if first is None:
+            first = df
+        elif list(df["bucket"]) != list(first["bucket"]):
+            raise ValueError(f"the buckets of {name!r} ({list(df['bucket'])}) differ from those of "
+                             f"{names[0]!r} ({list(first['bucket'])})")
+    return names
+
+
 def plot_bleu_by_length(frames: Dict[str, "object"], title: str = "BLEU by source length") -> Figure:
-    """Grouped bars of BLEU per source-length bucket, one group per model.
+    """Grouped bars (seaborn) of BLEU per source-length bucket, one colour per model.
 
     Args:
-        frames: ``{model name: DataFrame from metrics.bleu_by_length}``.
+        frames: ``{model name: DataFrame from metrics.bleu_by_length}`` with the same buckets.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: no tables, a table without ``bucket``/``sentences``/``bleu`` columns or
+            rows, or buckets that differ between tables.
     """
-    fig = Figure(figsize=(7, 3.5))
-    ax = fig.subplots()
-    names = list(frames)
+    import pandas as pd
+    import seaborn as sns
+
+    names = _check_bleu_frames(frames)
     first = frames[names[0]]
-    x = np.arange(len(first))
-    width = 0.8 / max(len(names), 1)
-    for i, name in enumerate(names):
-        df = frames[name]
-        ax.bar(x + i * width - 0.4 + width / 2, df["bleu"].to_numpy(), width, label=name)
     labels = [f"{b}\n(n={n})" for b, n in zip(first["bucket"], first["sentences"])]
-    ax.set_xticks(x, labels)
+    long = pd.concat([pd.DataFrame({"bucket": labels, "BLEU": np.asarray(frames[n]["bleu"], dtype=float), "model": n})
+                      for n in names], ignore_index=True)
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(max(6, 1.3 * len(labels) + 2), 3.5))
+        ax = fig.subplots()
+        sns.barplot(data=long, x="bucket", y="BLEU", hue="model", ax=ax, palette="deep", order=labels,
+                    hue_order=names)
     ax.set(xlabel="source length (tokens)", ylabel="BLEU", title=title)
-    ax.legend()
+    ax.legend(title=None)
     fig.tight_layout()
     return fig
 
 
 def plot_length_histogram(lengths: Dict[str, Sequence[int]], title: str = "sentence lengths") -> Figure:
-    """Histograms of token counts, e.g. ``{"de": [...], "en": [...]}``."""
+    """Histograms of token counts, e.g. ``{"de": [...], "en": [...]}``.
+
+    Raises:
+        ValueError: no series, an empty series, or lengths that are not positive integers.
+    """
+    if not isinstance(lengths, Mapping):
+        raise InputTypeError(f"lengths must be a dict {{name: list of lengths}}, got {type(lengths).__name__}")
+    if not lengths:
+        raise ValueError("lengths is empty: give at least one {name: [token counts]}")
+    series = {}
+    for name, values in lengths.items():
+        if isinstance(values, (str, bytes)):
+            raise InputTypeError(f"lengths[{name!r}] must be a list of token counts, got a str")
+        arr = np.asarray(list(values))
+        if arr.size == 0:
+            raise ValueError(f"lengths[{name!r}] is empty")
+        if arr.dtype.kind not in "iu" or (arr < 0).any():
+            raise ValueError(f"lengths[{name!r}] must hold non-negative integers (token counts)")
+        series[name] = arr
     fig = Figure(figsize=(6, 3))
     ax = fig.subplots()
-    top = max(max(v) for v in lengths.values())
-    bins = np.arange(0.5, top + 1.5)
-    for name, values in lengths.items():
+    top = max(int(v.max()) for v in series.values())
+    bins = np.arange(-0.5, top + 1.5)
+    for name, values in series.items():
         ax.hist(values, bins=bins, alpha=0.55, label=name)
     ax.set(xlabel="tokens per sentence", ylabel="sentences", title=title)
     ax.legend()
     fig.tight_layout()
     return fig
+
+
+def _check_trace(trace, src_tokens) -> List[str]:
+    if isinstance(trace, (str, bytes)) or not isinstance(trace, Sequence):
+        raise InputTypeError(f"trace must be the list of StepTrace from decoding.decode_trace, got {type(trace).__name__}")
+    if not trace:
+        raise ValueError("the trace is empty: decode at least one step (decoding.decode_trace)")
+    src = check_tokens(src_tokens, "src_tokens")
+    return src
 
 
 def plot_decoder_step(trace: List, src_tokens: Sequence[str], step: int) -> Figure:
@@ -135,26 +365,197 @@ def plot_decoder_step(trace: List, src_tokens: Sequence[str], step: int) -> Figu
         step: which step to draw (0-based).
 
     Raises:
-        IndexError: ``step`` is outside the trace.
+        StepOutOfRange (a ValueError and IndexError): ``step`` is outside the trace.
+        ValueError: an empty trace; attention whose length differs from ``src_tokens``;
+            NaN probabilities. InputTypeError: a bare str for the tokens.
     """
-    if not 0 <= step < len(trace):
-        raise IndexError(f"step {step} is outside the trace of {len(trace)} steps")
+    src = _check_trace(trace, src_tokens)
+    step = check_step(step, len(trace))
     s = trace[step]
+    probs = np.asarray(s.topk_probs, dtype=float)
+    if probs.size == 0 or len(s.topk_tokens) != probs.size or not np.isfinite(probs).all():
+        raise ValueError(f"step {step} of the trace has {len(s.topk_tokens)} candidate tokens and "
+                         f"probabilities {list(probs)}: they must match and be finite")
     has_attn = s.attn_weights is not None
+    if has_attn and len(s.attn_weights) != len(src):
+        raise ValueError(f"step {step} attends over {len(s.attn_weights)} source positions but there are "
+                         f"{len(src)} source tokens (src_tokens must include <eos>)")
     fig = Figure(figsize=(10 if has_attn else 5.5, 3.2))
     axes = fig.subplots(1, 2 if has_attn else 1, gridspec_kw={"width_ratios": [1, 1.6]} if has_attn else None)
     ax_top = axes[0] if has_attn else axes
     y = np.arange(len(s.topk_tokens))[::-1]
     colors = ["tab:orange" if i == 0 else "tab:blue" for i in range(len(s.topk_tokens))]
-    ax_top.barh(y, s.topk_probs, color=colors)
-    ax_top.set_yticks(y, s.topk_tokens)
+    ax_top.barh(y, probs, color=colors)
+    ax_top.set_yticks(y, list(s.topk_tokens))
     ax_top.set_xlim(0, 1)
     ax_top.set(xlabel="probability", title=f"step {step + 1}: next word")
     if has_attn:
         ax_att = axes[1]
         ax_att.bar(np.arange(len(s.attn_weights)), s.attn_weights, color="tab:green")
-        ax_att.set_xticks(np.arange(len(src_tokens)), list(src_tokens), rotation=60, ha="right")
+        ax_att.set_xticks(np.arange(len(src)), src, rotation=60, ha="right")
         ax_att.set_ylim(0, 1)
         ax_att.set(ylabel="attention weight", title="where the decoder looks")
     fig.tight_layout()
     return fig
+
+
+def stepper_frame(trace, src_tokens: Sequence[str], step: int) -> Tuple[str, bytes]:
+    """The HTML caption and PNG bytes the decoder stepper shows at ``step`` (pure; testable).
+
+    Raises:
+        As :func:`plot_decoder_step`.
+    """
+    src = _check_trace(trace, src_tokens)
+    step = check_step(step, len(trace))
+    png = figure_to_png(plot_decoder_step(trace, src, step))
+    s = trace[step]
+    prefix = " ".join(s.prefix) if s.prefix else "(nothing yet)"
+    caption = (f"<b>source:</b> {html.escape(' '.join(src))}<br>"
+               f"<b>step {step + 1} of {len(trace)}</b> &mdash; generated so far: <i>{html.escape(prefix)}</i> "
+               f"&rarr; next: <b>{html.escape(s.token)}</b> (p = {float(s.topk_probs[0]):.2f})")
+    return caption, png
+
+
+# -- beam search -------------------------------------------------------------------------
+
+#: Colours of the beam explorer's bars by status.
+BEAM_COLORS = {"kept": "tab:blue", "finished": "tab:green", "pruned": "#bbbbbb"}
+
+
+@dataclass(frozen=True)
+class BeamEntry:
+    """One hypothesis in one step of beam search, as the beam explorer draws it.
+
+    Attributes:
+        tokens: the partial translation (target tokens, without ``<sos>``).
+        score: its score under the search's scoring (Wu et al. 2016, sec. 7: log-probability
+            divided by the length penalty, plus the coverage penalty; the plain log-probability
+            when alpha = beta = 0).
+        status: ``"kept"`` (still in the beam), ``"finished"`` (ended with ``<eos>``) or
+            ``"pruned"`` (fell out of the beam at this step).
+        log_prob: its log-probability (nats), if known.
+    """
+
+    tokens: Tuple[str, ...]
+    score: float
+    status: str = "kept"
+    log_prob: Optional[float] = None
+
+    def __post_init__(self):
+        if isinstance(self.tokens, (str, bytes)):
+            raise InputTypeError(f"BeamEntry.tokens must be a sequence of tokens, got the str {self.tokens!r}")
+        object.__setattr__(self, "tokens", tuple(check_tokens(self.tokens, "BeamEntry.tokens", allow_empty=True)))
+        if self.status not in BEAM_COLORS:
+            raise ValueError(f"BeamEntry.status must be one of {sorted(BEAM_COLORS)}, got {self.status!r}")
+        if isinstance(self.score, bool) or not isinstance(self.score, Real) or math.isnan(float(self.score)):
+            raise ValueError(f"BeamEntry.score must be a number (not NaN), got {self.score!r}")
+
+
+def _check_beam_frames(frames) -> None:
+    if isinstance(frames, (str, bytes)) or not isinstance(frames, Sequence):
+        raise InputTypeError(f"frames must be a list (one per step) of lists of BeamEntry, got {type(frames).__name__}")
+    if not frames:
+        raise ValueError("frames is empty: the search recorded no steps (use record_steps=True)")
+    for t, frame in enumerate(frames):
+        if isinstance(frame, (str, bytes)) or not isinstance(frame, Sequence):
+            raise InputTypeError(f"frames[{t}] must be a list of BeamEntry, got {type(frame).__name__}")
+        bad = [e for e in frame if not isinstance(e, BeamEntry)]
+        if bad:
+            raise InputTypeError(f"frames[{t}] must hold BeamEntry objects, got {type(bad[0]).__name__}")
+
+
+def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Optional[str] = None,
+                   max_rows: int = 24) -> Figure:
+    """The beam at one step of beam search: every hypothesis with its partial tokens and score.
+
+    One horizontal bar per hypothesis, best score at the top; blue = kept in the beam,
+    green = finished (ended with ``<eos>``), grey = pruned at this step. The bar length is
+    the score (a log-probability, so the bars extend left of zero; shorter is better).
+    Wu et al. (2016), sec. 7 (beam search with length normalisation and coverage penalty).
+
+    Args:
+        frames: one list of :class:`BeamEntry` per step (e.g. from
+            :func:`course_lib.widgets.beam_frames`).
+        step: the step to draw (0-based).
+        title: overrides the default title.
+        max_rows: draw at most this many hypotheses (the best ones).
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: empty or malformed frames; ``max_rows`` below 1.
+        StepOutOfRange: ``step`` outside the frames.
+    """
+    _check_beam_frames(frames)
+    step = check_step(step, len(frames))
+    max_rows = check_int(max_rows, "max_rows", low=1)
+    order = {"kept": 0, "finished": 0, "pruned": 1}
+    entries = sorted(frames[step], key=lambda e: (order[e.status], -float(e.score)))[:max_rows]
+    counts = {k: sum(e.status == k for e in frames[step]) for k in BEAM_COLORS}
+    fig = Figure(figsize=(8, 0.42 * max(len(entries), 2) + 1.3))
+    ax = fig.subplots()
+    if entries:
+        y = np.arange(len(entries))[::-1]
+        scores = np.array([float(e.score) for e in entries])
+        finite = np.where(np.isfinite(scores), scores, np.nan)
+        ax.barh(y, np.nan_to_num(finite, nan=0.0, neginf=0.0), color=[BEAM_COLORS[e.status] for e in entries],
+                height=0.7)
+        lo = float(np.nanmin(finite)) if np.isfinite(finite).any() else -1.0
+        span = abs(lo) or 1.0
+        for yi, e, v in zip(y, entries, finite):
+            text = " ".join(e.tokens) or "(empty)"
+            ax.text(0.02 * span, yi, f"{text}", va="center", ha="left", fontsize=9,
+                    color="black" if e.status != "pruned" else "#777777")
+            ax.text(v if np.isfinite(v) else 0.0, yi, f"{v:.2f} ", va="center", ha="right", fontsize=8)
+        ax.set_yticks(y, [f"{i + 1}" for i in range(len(entries))])
+        ax.set_xlim(lo - 0.25 * span, span * 1.6)
+    else:
+        ax.text(0.5, 0.5, "no hypotheses at this step", ha="center", va="center", transform=ax.transAxes)
+        ax.set_yticks([])
+    ax.axvline(0, color="black", lw=0.6)
+    ax.set_xlabel("score (log-probability / length penalty + coverage penalty)")
+    ax.set_ylabel("rank")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title(title or f"step {step + 1} of {len(frames)}: {counts['kept']} kept, "
+                          f"{counts['finished']} finished, {counts['pruned']} pruned", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def beam_step_caption(frames: Sequence[Sequence[BeamEntry]], step: int) -> str:
+    """HTML caption for :func:`plot_beam_step`: what the beam holds at ``step`` (pure).
+
+    Raises:
+        As :func:`plot_beam_step`.
+    """
+    _check_beam_frames(frames)
+    step = check_step(step, len(frames))
+    kept = [e for e in frames[step] if e.status != "pruned"]
+    best = max(kept, key=lambda e: e.score) if kept else None
+    lead = (f"best so far: <i>{html.escape(' '.join(best.tokens))}</i> (score {best.score:.2f})"
+            if best is not None else "nothing kept")
+    return f"<b>step {step + 1} of {len(frames)}</b> &mdash; {len(kept)} in the beam; {lead}"
+
+
+def format_n_best(n_best: Sequence[Tuple[Sequence[str], float]]) -> str:
+    """An HTML table of the final n-best list: rank, translation, score.
+
+    Args:
+        n_best: ``(tokens, score)`` pairs, best first.
+
+    Raises:
+        ValueError: an empty list. InputTypeError: tokens given as a bare str.
+    """
+    if isinstance(n_best, (str, bytes)) or not isinstance(n_best, Sequence):
+        raise InputTypeError(f"n_best must be a list of (tokens, score) pairs, got {type(n_best).__name__}")
+    if not n_best:
+        raise ValueError("n_best is empty: the search returned no hypotheses")
+    rows = []
+    for i, pair in enumerate(n_best):
+        tokens, score = pair
+        tokens = check_tokens(tokens, f"n_best[{i}] tokens", allow_empty=True)
+        score = float(score)
+        rows.append(f"<tr><td>{i + 1}</td><td>{html.escape(' '.join(tokens))}</td><td>{score:.3f}</td></tr>")
+    return ("<table class='course-nbest'><tr><th>rank</th><th>translation</th><th>score</th></tr>"
+            + "".join(rows) + "</table>")

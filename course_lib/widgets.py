@@ -1,29 +1,120 @@
-"""Thin ipywidgets layers over :mod:`course_lib.viz` and :mod:`course_lib.decoding`.
+"""Every ipywidgets object of the course: thin layers over :mod:`course_lib.viz` and :mod:`course_lib.explorer`.
 
 Each builder returns an ``ipywidgets`` container; display it as a cell's last expression.
-The pictures are PNGs in an ``ipywidgets.Image`` (rendered by the pure functions in
-:mod:`course_lib.viz`), so every frame is testable without a browser.
+The pictures are PNGs in an ``ipywidgets.Image`` rendered by pure functions (in
+:mod:`course_lib.viz` and :mod:`course_lib.explorer`), so every frame is testable without a
+browser. ``ipywidgets`` is imported inside the builders, so importing this module is cheap.
+
+- :func:`play_slider`: the one Play button + step slider that every animation uses.
+- :func:`decoder_stepper`: step the greedy decoder through a sentence (lessons 01, 03, 04).
+- :func:`attention_animation`: an attention heatmap revealed row by row (lessons 03-05).
+- :func:`score_function_explorer`, :func:`four_steps_animation`: attention by hand (lesson 02).
+- :func:`beam_explorer`: beam search with sliders for beam size, alpha and beta (lesson 05).
+
+CSS classes (stable hooks for the browser test and for styling): ``course-step-slider``,
+``course-step-figure``; ``course-attention-slider``, ``course-attention-figure``;
+``attn-explorer``, ``attn-main-slider``, ``attn-slider``, ``attn-score-dropdown``,
+``attn-temperature``, ``attn-numbers``, ``attn-figure``; ``attn-animation``, ``attn-play``,
+``attn-step-slider``, ``attn-step-text``, ``attn-steps-figure``; ``beam-explorer``,
+``beam-size``, ``beam-alpha``, ``beam-beta``, ``beam-step-slider``, ``beam-figure``,
+``beam-caption``, ``beam-nbest``.
 """
 
 from __future__ import annotations
 
 import html
-from typing import List, Optional, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, Sequence
 
-from .decoding import Translation, decode_trace
-from .viz import figure_to_png, plot_attention, plot_decoder_step
+from .data import EOS
+from .explorer import (EXAMPLE_DECODER_STATE, EXAMPLE_ENCODER_STATES, EXPLORER_SCORE_NAMES, attention_steps,
+                       describe_step, format_steps, plot_attention_steps, plot_explorer)
+from .viz import (InputTypeError, check_int, check_real, check_tokens, figure_to_png, plot_attention,
+                  stepper_frame)
 
-__all__ = ["decoder_stepper", "attention_animation", "stepper_frame"]
+__all__ = ["PlaySlider", "play_slider", "decoder_stepper", "attention_animation", "stepper_frame",
+           "score_function_explorer", "four_steps_animation"]
 
 
-def stepper_frame(trace, src_tokens: Sequence[str], step: int) -> tuple[str, bytes]:
-    """The HTML caption and PNG bytes the decoder stepper shows at ``step`` (pure; testable)."""
-    s = trace[step]
-    prefix = " ".join(s.prefix) if s.prefix else "(nothing yet)"
-    caption = (f"<b>source:</b> {html.escape(' '.join(src_tokens))}<br>"
-               f"<b>step {step + 1} of {len(trace)}</b> &mdash; generated so far: <i>{html.escape(prefix)}</i> "
-               f"&rarr; next: <b>{html.escape(s.token)}</b> (p = {s.topk_probs[0]:.2f})")
-    return caption, figure_to_png(plot_decoder_step(trace, src_tokens, step))
+def _check_callable(fn: Any, name: str) -> None:
+    if not callable(fn):
+        raise InputTypeError(f"{name} must be callable, got {type(fn).__name__}")
+
+
+@dataclass
+class PlaySlider:
+    """A Play button linked to an integer slider (see :func:`play_slider`).
+
+    Attributes:
+        play: the ``ipywidgets.Play``. slider: the ``ipywidgets.IntSlider``.
+        box: an ``ipywidgets.HBox`` holding both (display this one).
+    """
+
+    play: Any
+    slider: Any
+    box: Any
+    render: Callable[[int], None]
+
+    @property
+    def n_frames(self) -> int:
+        """How many frames the slider spans."""
+        return int(self.slider.max) + 1
+
+    def set_frames(self, n_frames: int) -> None:
+        """Span ``n_frames`` frames, go back to frame 0 and draw it.
+
+        Raises:
+            ValueError: ``n_frames`` below 1.
+        """
+        n_frames = check_int(n_frames, "n_frames", low=1)
+        self.play.playing = False
+        self.play.value = 0
+        self.slider.value = 0
+        self.play.max = self.slider.max = n_frames - 1
+        self.render(0)
+
+
+def play_slider(n_frames: int, render: Callable[[int], None], interval_ms: int = 700, description: str = "step",
+                slider_class: Optional[str] = None, play_class: Optional[str] = None) -> PlaySlider:
+    """The one Play + slider control of the course: ``render(i)`` is called for frame ``i``.
+
+    The Play button and the slider are linked in the browser (``jslink``), so playing
+    moves the slider; every change of the slider calls ``render(slider.value)``. Frame 0
+    is drawn once here.
+
+    Args:
+        n_frames: number of frames (>= 1); the slider runs from 0 to ``n_frames - 1``.
+        render: called with the frame index; it updates the images/captions it closes over.
+        interval_ms: milliseconds between frames while playing (>= 1).
+        description: the slider's label.
+        slider_class, play_class: CSS classes to add (hooks for tests and styling).
+
+    Returns:
+        :class:`PlaySlider` (display its ``box``).
+
+    Raises:
+        ValueError: ``n_frames`` or ``interval_ms`` below 1. InputTypeError: ``render`` not callable.
+    """
+    import ipywidgets as w
+
+    n_frames = check_int(n_frames, "n_frames", low=1)
+    interval_ms = check_int(interval_ms, "interval_ms", low=1)
+    _check_callable(render, "render")
+    play = w.Play(value=0, min=0, max=n_frames - 1, step=1, interval=interval_ms, description="play")
+    slider = w.IntSlider(value=0, min=0, max=n_frames - 1, step=1, description=str(description),
+                         continuous_update=True)
+    if play_class:
+        play.add_class(play_class)
+    if slider_class:
+        slider.add_class(slider_class)
+    w.jslink((play, "value"), (slider, "value"))
+    control = PlaySlider(play, slider, w.HBox([play, slider]), render)
+    slider.observe(lambda change: render(int(change["new"])), names="value")
+    render(0)
+    return control
+
+
+# -- lessons 01, 03, 04: the decoder stepper and the attention animation ---------------------
 
 
 def decoder_stepper(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, k: int = 5,
@@ -34,82 +125,212 @@ def decoder_stepper(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, k
     for attention models, the attention weights over the source. A text box translates a
     sentence the learner types.
 
+    Args:
+        model: a :class:`course_lib.models.Seq2Seq`.
+        sentence: the source sentence, a str (it is tokenised with ``src_tokenizer``).
+        src_tokenizer: ``str -> list[str]``. src_vocab, tgt_vocab: the model's vocabularies.
+        k: next-word candidates per step (>= 1). max_len: most steps (default: by source length).
+
     Returns:
         ``ipywidgets.VBox``.
+
+    Raises:
+        ValueError: an empty sentence (no tokens), ``k`` or ``interval_ms`` below 1.
+        InputTypeError: ``sentence`` is not a str; ``src_tokenizer`` is not callable.
     """
     import ipywidgets as w
 
+    from .decoding import decode_trace
+
+    if not isinstance(sentence, str):
+        raise InputTypeError(f"sentence must be a str (one source sentence), got {type(sentence).__name__}")
+    _check_callable(src_tokenizer, "src_tokenizer")
+    k = check_int(k, "k", low=1)
+    interval_ms = check_int(interval_ms, "interval_ms", low=1)
+    if max_len is not None:
+        max_len = check_int(max_len, "max_len", low=1)
+    first_tokens = check_tokens(src_tokenizer(sentence), "the tokens of sentence", allow_empty=True)
+    if not first_tokens:
+        raise ValueError(f"sentence {sentence!r} has no tokens to translate")
+
     text = w.Text(value=sentence, description="source:", layout=w.Layout(width="90%"))
-    play = w.Play(min=0, max=0, step=1, interval=interval_ms, description="play")
-    slider = w.IntSlider(min=0, max=0, description="step", continuous_update=True)
-    slider.add_class("course-step-slider")
-    w.jslink((play, "value"), (slider, "value"))
     caption = w.HTML()
     image = w.Image(format="png")
     image.add_class("course-step-figure")
-    state = {}
+    state: dict = {}
+
+    def render(i: int) -> None:
+        if "trace" in state:
+            caption.value, image.value = stepper_frame(state["trace"], state["src"], i)
+
+    control = play_slider(1, render, interval_ms, "step", slider_class="course-step-slider")
 
     def retrace(_=None):
-        tokens = src_tokenizer(text.value)
+        tokens = list(src_tokenizer(text.value))
         if not tokens:
             caption.value = "<i>type a sentence to translate</i>"
             return
         state["trace"] = decode_trace(model, tokens, src_vocab, tgt_vocab, k=k, max_len=max_len)
-        state["src"] = list(tokens) + ["<eos>"]
-        n = len(state["trace"])
-        slider.value = 0
-        play.max = slider.max = n - 1
-        render()
+        state["src"] = tokens + [EOS]
+        control.set_frames(len(state["trace"]))
 
-    def render(_=None):
-        caption.value, image.value = stepper_frame(state["trace"], state["src"], slider.value)
-
-    slider.observe(render, names="value")
     text.on_submit(retrace)
     retrace()
-    return w.VBox([text, w.HBox([play, slider]), caption, image])
+    return w.VBox([text, control.box, caption, image])
 
 
-def attention_animation(translation: Translation, interval_ms: int = 700, title: str = ""):
+def attention_animation(translation, interval_ms: int = 700, title: str = ""):
     """The attention heatmap of one translation, revealed row by row as the decoder advances.
 
     Args:
-        translation: a :class:`~course_lib.decoding.Translation` with ``attn_weights``.
+        translation: a :class:`~course_lib.decoding.Translation` with ``attn_weights``
+            ``[len(tokens) + 1, len(src_tokens)]`` (the last row produced ``<eos>``; a matrix
+            with exactly ``len(tokens)`` rows is accepted too, for a search cut by ``max_len``).
 
     Returns:
-        ``ipywidgets.VBox`` with a Play button, a slider and the heatmap.
+        ``ipywidgets.VBox`` with a Play button, a slider, a caption and the heatmap.
 
     Raises:
-        ValueError: the translation carries no attention weights (a model without attention).
+        ValueError: the translation carries no attention weights (a model without attention),
+            or their shape does not fit its tokens.
     """
     import ipywidgets as w
 
+    for attr in ("tokens", "src_tokens", "attn_weights"):
+        if not hasattr(translation, attr):
+            raise InputTypeError(f"attention_animation needs a decoding.Translation, got {type(translation).__name__}")
     if translation.attn_weights is None:
         raise ValueError("this translation has no attention weights: use a model with attention")
-    rows = translation.tokens + ["<eos>"]
-    rows = rows[: translation.attn_weights.shape[0]]
+    interval_ms = check_int(interval_ms, "interval_ms", low=1)
+    tokens = check_tokens(translation.tokens, "translation.tokens", allow_empty=True)
+    n_rows = int(translation.attn_weights.shape[0]) if getattr(translation.attn_weights, "ndim", 0) == 2 else -1
+    if n_rows not in (len(tokens), len(tokens) + 1) or n_rows < 1:
+        raise ValueError(f"translation.attn_weights has shape {tuple(translation.attn_weights.shape)} but "
+                         f"{len(tokens)} generated tokens: expected {len(tokens) + 1} rows (one per token "
+                         "and one for <eos>)")
+    rows = (tokens + [EOS])[:n_rows]
+    plot_attention(translation.attn_weights, translation.src_tokens, rows)  # checks shapes and values up front
     frames: List[Optional[bytes]] = [None] * len(rows)
-
-    def frame(i: int) -> bytes:
-        if frames[i] is None:
-            fig = plot_attention(translation.attn_weights, translation.src_tokens, rows, upto=i + 1,
-                                 title=title or "attention, step by step")
-            frames[i] = figure_to_png(fig)
-        return frames[i]
-
-    play = w.Play(min=0, max=len(rows) - 1, step=1, interval=interval_ms)
-    slider = w.IntSlider(min=0, max=len(rows) - 1, description="word")
-    slider.add_class("course-attention-slider")
-    w.jslink((play, "value"), (slider, "value"))
-    image = w.Image(value=frame(0), format="png")
+    image = w.Image(format="png")
     image.add_class("course-attention-figure")
     label = w.HTML()
 
-    def update(_=None):
-        i = slider.value
-        image.value = frame(i)
+    def render(i: int) -> None:
+        if frames[i] is None:
+            frames[i] = figure_to_png(plot_attention(translation.attn_weights, translation.src_tokens, rows,
+                                                     upto=i + 1, title=title or "attention, step by step"))
+        image.value = frames[i]
         label.value = f"generating <b>{html.escape(rows[i])}</b> (word {i + 1} of {len(rows)})"
 
-    slider.observe(update, names="value")
+    control = play_slider(len(rows), render, interval_ms, "word", slider_class="course-attention-slider")
+    return w.VBox([w.HBox([control.box, label]), image])
+
+
+# -- lesson 02: attention by hand ------------------------------------------------------------
+
+
+def score_function_explorer(
+    decoder_state: Sequence[float] = EXAMPLE_DECODER_STATE,
+    encoder_states: Sequence[Sequence[float]] = EXAMPLE_ENCODER_STATES,
+    score_names: Sequence[str] = EXPLORER_SCORE_NAMES,
+    score_name: str = "dot",
+    temperature: float = 1.0,
+    value_range: tuple[float, float] = (-10.0, 15.0),
+):
+    """A widget: sliders for every component of ``h_t``, a score-function dropdown and a
+    temperature slider; the scores, weights and context are redrawn live
+    (:func:`course_lib.explorer.attention_steps`, :func:`course_lib.explorer.plot_explorer`).
+
+    Returns:
+        An ``ipywidgets.VBox`` (class ``attn-explorer``) to display.
+
+    Raises:
+        ValueError: the inputs do not fit (as :func:`~course_lib.explorer.attention_steps`),
+            ``score_name`` is not among ``score_names``, ``value_range`` is empty, or
+            ``temperature`` is not positive. InputTypeError: a bare str for ``score_names``.
+    """
+    import ipywidgets as w
+
+    if isinstance(score_names, str):
+        raise InputTypeError(f"score_names must be a list of score-function names, got the str {score_names!r}")
+    score_names = list(score_names)
+    if score_name not in score_names:
+        raise ValueError(f"score_name {score_name!r} is not one of score_names {score_names}")
+    lo, hi = (check_real(v, "value_range") for v in value_range)
+    if lo >= hi:
+        raise ValueError(f"value_range must be (low, high) with low < high, got {value_range}")
+    temperature = check_real(temperature, "temperature", positive=True)
+    attention_steps(decoder_state, encoder_states, score_name, temperature)  # validates everything up front
+
+    style = {"description_width": "90px"}
+    sliders = []
+    for i, v in enumerate(decoder_state):
+        s = w.FloatSlider(value=float(v), min=min(lo, float(v)), max=max(hi, float(v)), step=1.0,
+                          description=f"h_t[{i + 1}]", continuous_update=False, readout_format=".1f", style=style)
+        s.add_class("attn-slider")
+        sliders.append(s)
+    sliders[0].add_class("attn-main-slider")
+    dropdown = w.Dropdown(options=score_names, value=score_name, description="score", style=style)
+    dropdown.add_class("attn-score-dropdown")
+    temp = w.FloatLogSlider(value=temperature, base=10, min=-1, max=2, step=0.1,
+                            description="temperature", continuous_update=False, readout_format=".2g", style=style)
+    temp.add_class("attn-temperature")
+    numbers = w.HTML()
+    numbers.add_class("attn-numbers")
+    image = w.Image(format="png")
+    image.add_class("attn-figure")
+
+    def update(_change=None):
+        try:
+            steps = attention_steps([s.value for s in sliders], encoder_states, dropdown.value, temp.value)
+        except ValueError as err:  # keep the widget alive and say why
+            numbers.value = f"<pre>{html.escape(str(err))}</pre>"
+            return
+        numbers.value = "<pre>" + format_steps(steps) + "</pre>"
+        image.value = figure_to_png(plot_explorer(steps))
+
+    for control in (*sliders, dropdown, temp):
+        control.observe(update, names="value")
     update()
-    return w.VBox([w.HBox([play, slider, label]), image])
+    box = w.VBox([w.HBox([w.VBox(sliders), w.VBox([dropdown, temp])]), numbers, image])
+    box.add_class("attn-explorer")
+    return box
+
+
+def four_steps_animation(
+    decoder_state: Sequence[float] = EXAMPLE_DECODER_STATE,
+    encoder_states: Sequence[Sequence[float]] = EXAMPLE_ENCODER_STATES,
+    score_name: str = "dot",
+    temperature: float = 1.0,
+    interval_ms: int = 1500,
+):
+    """A widget: Play button and step slider that walk through score -> softmax -> weight -> sum
+    (:func:`course_lib.explorer.plot_attention_steps`).
+
+    The five frames (0 = inputs only, 1..4 = the steps) are rendered once, up front.
+
+    Returns:
+        An ``ipywidgets.VBox`` (class ``attn-animation``) to display.
+
+    Raises:
+        ValueError: as :func:`~course_lib.explorer.attention_steps`; ``interval_ms`` below 1.
+    """
+    import ipywidgets as w
+
+    interval_ms = check_int(interval_ms, "interval_ms", low=1)
+    steps = attention_steps(decoder_state, encoder_states, score_name, temperature)
+    frames = [figure_to_png(plot_attention_steps(steps, k)) for k in range(5)]
+    text = w.HTML()
+    text.add_class("attn-step-text")
+    image = w.Image(format="png")
+    image.add_class("attn-steps-figure")
+
+    def render(k: int) -> None:
+        image.value = frames[k]
+        text.value = f"<p>{describe_step(steps, k)}</p>"
+
+    control = play_slider(5, render, interval_ms, "step", slider_class="attn-step-slider", play_class="attn-play")
+    control.play.description = "Play"
+    box = w.VBox([control.box, text, image])
+    box.add_class("attn-animation")
+    return box

@@ -1,4 +1,4 @@
-"""The explorer's pure layer (headless) and a smoke test of its widget builders."""
+"""The explorer's pure layer (headless) and the lesson-02 widgets built on it (in course_lib.widgets)."""
 
 from __future__ import annotations
 
@@ -14,18 +14,17 @@ from course_lib.explorer import (
     EXAMPLE_DECODER_STATE,
     EXAMPLE_ENCODER_STATES,
     EXPLORER_SCORE_NAMES,
-    four_steps_animation,
     attention_steps,
     compare_score_functions,
     describe_step,
     example_attention,
-    figure_to_png,
     format_steps,
     plot_attention_steps,
     plot_explorer,
     plot_score_functions,
-    score_function_explorer,
 )
+from course_lib.viz import figure_to_png
+from course_lib.widgets import four_steps_animation, score_function_explorer
 
 
 def test_example_steps_match_the_worked_example():

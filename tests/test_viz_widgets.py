@@ -5,8 +5,8 @@ import torch
 
 from course_lib.decoding import StepTrace, Translation
 from course_lib.training import History
-from course_lib.viz import figure_to_png, plot_attention, plot_decoder_step, plot_history
-from course_lib.widgets import attention_animation, stepper_frame
+from course_lib.viz import figure_to_png, plot_attention, plot_decoder_step, plot_history, stepper_frame
+from course_lib.widgets import attention_animation
 
 
 def md5(data: bytes) -> str:
@@ -40,7 +40,7 @@ def test_stepper_frames_differ_between_steps():
 def test_attention_animation_widget_moves():
     tr = Translation(["x", "y", "<eos>"], ["a", "b"], torch.softmax(torch.randn(3, 3), -1))
     box = attention_animation(tr)
-    slider = box.children[0].children[1]
+    slider = box.children[0].children[0].children[1]
     image = box.children[1]
     before = md5(image.value)
     slider.value = 2
