@@ -5,9 +5,11 @@ from .encoders import RNNEncoder
 from .vanilla import VanillaConfig, VanillaSeq2Seq
 from .bahdanau import BahdanauConfig, BahdanauSeq2Seq
 from .luong import LocalPAttention, LuongConfig, LuongSeq2Seq
+from .gnmt import GNMTConfig, GNMTSeq2Seq
 
 __all__ = [
     "Seq2Seq", "Seq2SeqOutput", "StepOutput", "select_batch", "lengths_to_pad_mask",
     "RNNEncoder", "VanillaConfig", "VanillaSeq2Seq",
     "BahdanauConfig", "BahdanauSeq2Seq", "LuongConfig", "LuongSeq2Seq", "LocalPAttention",
+    "GNMTConfig", "GNMTSeq2Seq",
 ]
