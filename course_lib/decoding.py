@@ -1,27 +1,109 @@
-"""Search: batched greedy decoding and a step-by-step trace for the widgets.
+"""Search: batched greedy decoding, batched beam search, and a step-by-step trace.
 
-Both use only :meth:`Seq2Seq.encode` and :meth:`Seq2Seq.decode_step`, so they work for
-every model of the course, and both return the attention weights of every step.
+Everything here uses only :meth:`Seq2Seq.encode`, :meth:`Seq2Seq.init_state`,
+:meth:`Seq2Seq.decode_step` and :func:`course_lib.models.select_batch`, so it works for
+every model of the course, and returns the attention weights of every step.
+
+- :func:`greedy_decode`: the one greedy loop (batched); with ``record_topk`` it also keeps
+  the ``k`` most probable next words of every step, which is what :func:`decode_trace`
+  (the decoder stepper's data) reads.
+- :func:`beam_search`: batched beam search with GNMT's length normalisation and coverage
+  penalty (Wu et al. 2016, sec. 7), sentences x beams in one tensor.
+- :func:`translate` / :func:`translate_dataset`: raw sentences or a dataset in, a
+  :class:`Translation` per sentence out (greedy at ``beam_size=1``, else beam search).
+
+Row convention of every attention matrix returned here (``Translation.attn_weights``,
+``Hypothesis.attn_weights``): one row per generated token, in order, **plus a last row for
+the step that produced** ``<eos>`` when the sentence finished (so ``len(tokens) + 1`` rows;
+``len(tokens)`` rows when ``max_len`` stopped it first). ``Translation.row_labels`` gives the
+matching labels. Columns are the real source positions (``<eos>`` included, padding cut).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import numbers
+from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import torch
 from torch import Tensor
 
-from .models.base import Seq2Seq
+from .data import EOS
+from .models.base import Seq2Seq, select_batch
+from .utils import eval_mode, lengths_to_pad_mask
 
 __all__ = ["GreedyOutput", "greedy_decode", "Translation", "translate", "translate_dataset",
-           "StepTrace", "decode_trace", "default_max_len"]
+           "StepTrace", "decode_trace", "default_max_len",
+           "Hypothesis", "BeamStep", "BeamSearchOutput", "beam_search", "length_penalty", "coverage_penalty"]
+
+
+# ---------------------------------------------------------------------------------------
+# argument checks shared by every search
+# ---------------------------------------------------------------------------------------
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if not _is_int(value):
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r} ({type(value).__name__})")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}")
+    return int(value)
+
+
+def _check_src(src: Tensor, src_lens: Tensor) -> Tensor:
+    """Validate a padded source batch; return ``src_pad_mask [B, S]`` (True at padding)."""
+    if not isinstance(src, Tensor) or src.dim() != 2:
+        raise ValueError(f"src must be a 2-D tensor [B, S] of token ids, got {type(src).__name__} "
+                         f"of shape {tuple(getattr(src, 'shape', ()))}")
+    if src.dtype.is_floating_point or src.dtype == torch.bool or src.is_complex():
+        raise ValueError(f"src must hold integer token ids, got dtype {src.dtype}")
+    if src.size(0) == 0 or src.size(1) == 0:
+        raise ValueError(f"src is empty (shape {tuple(src.shape)}): a batch needs at least one sentence and one token")
+    if not isinstance(src_lens, Tensor) or src_lens.dim() != 1 or src_lens.size(0) != src.size(0):
+        raise ValueError(f"src_lens must be a 1-D tensor with one length per sentence ([{src.size(0)}]), got shape "
+                         f"{tuple(getattr(src_lens, 'shape', ()))}")
+    return lengths_to_pad_mask(src_lens.to(src.device), src.size(1))  # checks dtype, 1 <= length <= S
+
+
+def _check_max_len(max_len, src_lens: Tensor) -> int:
+    if max_len is None:
+        return default_max_len(src_lens)
+    return _check_int("max_len", max_len, 1)
+
+
+def _check_beam_args(beam_size, alpha, beta, n_best) -> tuple[int, float, float, int]:
+    beam_size = _check_int("beam_size", beam_size, 1)
+    n_best = _check_int("n_best", n_best, 1)
+    if n_best > beam_size:
+        raise ValueError(f"n_best ({n_best}) cannot exceed beam_size ({beam_size}): the search keeps only "
+                         "beam_size finished hypotheses per sentence")
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"{name} must be a finite number >= 0 (0 switches its penalty off), got {value!r}")
+    return beam_size, float(alpha), float(beta), n_best
+
+
+def _model_device(model: torch.nn.Module) -> torch.device:
+    """The device of the model's first parameter (or buffer); CPU for a model with neither."""
+    for tensor in model.parameters():
+        return tensor.device
+    for tensor in model.buffers():
+        return tensor.device
+    return torch.device("cpu")
 
 
 def default_max_len(src_lens: Tensor) -> int:
-    """Longest output greedy search allows by default: ``2 * max(src_lens) + 10`` tokens."""
+    """Longest output a search allows by default: ``2 * max(src_lens) + 10`` tokens (``<eos>`` included)."""
     return int(src_lens.max()) * 2 + 10
 
+
+# ---------------------------------------------------------------------------------------
+# greedy search: the one greedy loop
+# ---------------------------------------------------------------------------------------
 
 @dataclass
 class GreedyOutput:
@@ -34,12 +116,19 @@ class GreedyOutput:
         attn_weights: ``[B, T_out, S]`` attention of every step (zero after a row finished),
             or ``None`` for models without attention.
         finished: ``[B]`` bool, True where ``<eos>`` was produced.
+        log_probs: ``[B]`` float, ``log P(Y | X)`` in nats: the sum of the log-probabilities
+            of the generated tokens, ``<eos>`` included.
+        topk_ids, topk_probs: ``[B, T_out, k]`` the ``k`` most probable next words of every
+            step and their probabilities (only with ``record_topk=k``; else ``None``).
     """
 
     tokens: Tensor
     lengths: Tensor
     attn_weights: Optional[Tensor]
     finished: Tensor
+    log_probs: Optional[Tensor] = None
+    topk_ids: Optional[Tensor] = None
+    topk_probs: Optional[Tensor] = None
 
     def hypotheses(self, eos_id: int) -> List[List[int]]:
         """Generated ids per sentence, ``<eos>`` and padding removed."""
@@ -53,55 +142,486 @@ class GreedyOutput:
 
 
 @torch.no_grad()
-def greedy_decode(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Optional[int] = None) -> GreedyOutput:
-    """Batched greedy search: at each step take ``argmax_y p(y | y_<t, x)``.
+def greedy_decode(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Optional[int] = None,
+                  record_topk: int = 0) -> GreedyOutput:
+    """Batched greedy search: at each step take ``argmax_y log p(y | y_<t, x)``.
 
     Every sentence stops at its own ``<eos>``; the loop ends when all have stopped or after
     ``max_len`` steps. Finished rows are fed ``<pad>`` and their outputs are discarded, so a
-    sentence's result does not depend on the other sentences in the batch.
+    sentence's result does not depend on the other sentences in the batch. Greedy search is
+    beam search with a beam of one (Sutskever et al. 2014, sec. 3.2): :func:`beam_search`
+    with ``beam_size=1`` returns the same tokens.
 
     Args:
-        model: any :class:`~course_lib.models.Seq2Seq` (put in eval mode by this function
-            and restored afterwards).
-        src: ``[B, S]`` source ids; src_lens: ``[B]``.
-        max_len: most tokens to generate per sentence (default :func:`default_max_len`).
+        model: any :class:`~course_lib.models.Seq2Seq` (put in eval mode for the call, its
+            mode restored afterwards).
+        src: ``[B, S]`` integer source ids, padded; src_lens: ``[B]`` true lengths (``<eos>``
+            included).
+        max_len: most tokens to generate per sentence, ``<eos>`` included (default
+            :func:`default_max_len`).
+        record_topk: also keep the ``k`` most probable next words of every step and their
+            probabilities (``GreedyOutput.topk_ids`` / ``topk_probs``, for the decoder
+            stepper); 0 (default) records nothing. Capped at ``V``.
 
     Returns:
         :class:`GreedyOutput`.
 
     Raises:
-        ValueError: ``max_len`` below 1.
+        ValueError: ``src`` not a 2-D integer tensor; ``src_lens`` not one integer length per
+            sentence, a length below 1 or above ``S``; ``max_len`` below 1 or not an
+            integer; ``record_topk`` negative or not an integer.
     """
-    max_len = default_max_len(src_lens) if max_len is None else max_len
-    if max_len < 1:
-        raise ValueError(f"max_len must be at least 1, got {max_len}")
-    was_training = model.training
-    model.eval()
+    _check_src(src, src_lens)
+    max_len = _check_max_len(max_len, src_lens)
+    record_topk = _check_int("record_topk", record_topk, 0)
     batch_size = src.size(0)
     device = src.device
-    enc = model.encode(src, src_lens)
-    state = model.init_state(enc)
-    prev = torch.full((batch_size,), model.sos_id, dtype=torch.long, device=device)
-    finished = torch.zeros(batch_size, dtype=torch.bool, device=device)
-    lengths = torch.zeros(batch_size, dtype=torch.long, device=device)
-    tokens, weights = [], []
-    for _ in range(max_len):
-        out = model.decode_step(prev, state, enc)
-        state = out.state
-        next_tokens = out.logits.argmax(-1)  # [B]
-        next_tokens = next_tokens.masked_fill(finished, model.pad_id)
-        tokens.append(next_tokens)
-        if out.attn_weights is not None:
-            weights.append(out.attn_weights.masked_fill(finished.unsqueeze(1), 0.0))
-        lengths += (~finished).long()
-        finished = finished | (next_tokens == model.eos_id)
-        prev = next_tokens
-        if bool(finished.all()):
-            break
-    model.train(was_training)
+    with eval_mode(model):
+        enc = model.encode(src, src_lens)
+        state = model.init_state(enc)
+        prev = torch.full((batch_size,), model.sos_id, dtype=torch.long, device=device)
+        finished = torch.zeros(batch_size, dtype=torch.bool, device=device)
+        lengths = torch.zeros(batch_size, dtype=torch.long, device=device)
+        log_probs = torch.zeros(batch_size, dtype=torch.float, device=device)
+        tokens, weights, top_ids, top_probs = [], [], [], []
+        for _ in range(max_len):
+            out = model.decode_step(prev, state, enc)
+            state = out.state
+            logp = out.logits.float().log_softmax(-1)  # [B, V]
+            best_logp, next_tokens = logp.max(-1)  # [B]
+            if record_topk:
+                top = logp.topk(min(record_topk, logp.size(-1)), dim=-1)
+                top_ids.append(top.indices)
+                top_probs.append(top.values.exp())
+            next_tokens = next_tokens.masked_fill(finished, model.pad_id)
+            log_probs += best_logp.masked_fill(finished, 0.0)
+            tokens.append(next_tokens)
+            if out.attn_weights is not None:
+                weights.append(out.attn_weights.masked_fill(finished.unsqueeze(1), 0.0))
+            lengths += (~finished).long()
+            finished = finished | (next_tokens == model.eos_id)
+            prev = next_tokens
+            if bool(finished.all()):
+                break
     attn = torch.stack(weights, dim=1) if weights else None  # [B, T_out, S]
-    return GreedyOutput(torch.stack(tokens, dim=1), lengths, attn, finished)
+    return GreedyOutput(torch.stack(tokens, dim=1), lengths, attn, finished, log_probs,
+                        torch.stack(top_ids, dim=1) if record_topk else None,
+                        torch.stack(top_probs, dim=1) if record_topk else None)
 
+
+# ---------------------------------------------------------------------------------------
+# beam search (Wu et al. 2016, sec. 7)
+# ---------------------------------------------------------------------------------------
+
+def length_penalty(length, alpha: float):
+    """GNMT's length normalisation ``lp(Y) = ((5 + |Y|) / 6) ** alpha`` (Wu et al. 2016, eq. 14).
+
+    Args:
+        length: ``|Y|``, the number of generated tokens **including** ``<eos>`` (as GNMT's
+            reference implementation counts it); an int or a tensor of them.
+        alpha: ``>= 0``; 0 gives 1 (no normalisation).
+
+    Returns:
+        A float (or a float tensor of ``length``'s shape); the score divides ``log P(Y|X)`` by it.
+    """
+    if isinstance(length, Tensor):
+        return ((5.0 + length.float()) / 6.0) ** alpha
+    return ((5.0 + float(length)) / 6.0) ** alpha
+
+
+_COVERAGE_FLOOR = 1e-10
+
+
+def coverage_penalty(coverage: Tensor, src_pad_mask: Tensor, beta: float) -> Tensor:
+    """GNMT's coverage penalty ``cp(X; Y) = beta * sum_j log(min(sum_i p_ij, 1))`` (Wu et al. 2016, eq. 14).
+
+    ``p_ij`` is the attention weight of target step ``i`` on source position ``j``; the sum
+    runs over the real source positions only (padding excluded). It is 0 when every source
+    position received at least 1.0 attention in total, and negative otherwise. A position
+    that received (numerically) no attention at all is floored at ``1e-10`` so the penalty
+    stays finite (``log 1e-10 = -23``).
+
+    Args:
+        coverage: ``[..., S]`` attention summed over the target steps so far.
+        src_pad_mask: ``[..., S]`` bool (broadcastable to ``coverage``), True at padding.
+        beta: ``>= 0``; 0 gives 0.
+
+    Returns:
+        Float tensor ``[...]`` (``<= 0``).
+    """
+    logs = coverage.float().clamp(min=_COVERAGE_FLOOR, max=1.0).log().masked_fill(src_pad_mask, 0.0)
+    return beta * logs.sum(-1)
+
+
+@dataclass
+class Hypothesis:
+    """One hypothesis of :func:`beam_search`.
+
+    Attributes:
+        tokens: generated target ids, ``<sos>`` and the final ``<eos>`` excluded (special
+            tokens the model emitted mid-sequence, such as ``<unk>``, are kept).
+        score: ``s(Y, X) = log P(Y|X) / lp(Y) + cp(X; Y)`` (Wu et al. 2016, eq. 14) of a
+            finished hypothesis; for an open one in :attr:`BeamSearchOutput.steps`, its
+            ranking score ``log P / lp`` (the coverage penalty is added when it finishes).
+        log_prob: ``log P(Y|X)`` in nats, the sum over the generated tokens, ``<eos>`` included.
+        attn_weights: ``[len(tokens) + 1, S_i]`` (the last row is the step that produced
+            ``<eos>``), ``[len(tokens), S_i]`` when not finished; ``None`` for models without
+            attention and in :attr:`BeamSearchOutput.steps`. ``S_i`` is the sentence's real
+            source length.
+        finished: True when the hypothesis ended with ``<eos>``; False when ``max_len``
+            stopped it.
+    """
+
+    tokens: List[int]
+    score: float
+    log_prob: float
+    attn_weights: Optional[Tensor]
+    finished: bool
+
+    @property
+    def length(self) -> int:
+        """``|Y|`` of the length penalty: ``len(tokens)``, plus one for ``<eos>`` when finished."""
+        return len(self.tokens) + int(self.finished)
+
+
+@dataclass
+class BeamStep:
+    """What one step of :func:`beam_search` did for one sentence (``record_steps=True``).
+
+    Attributes:
+        step: 0-based target position.
+        kept: the open hypotheses kept in the beam after this step, best first (their
+            ``score`` is ``log P / lp``, no coverage penalty yet; no attention).
+        parents: for each of ``kept``, the index in the previous step's ``kept`` it extends
+            (all 0 at step 0).
+        finished: hypotheses that produced ``<eos>`` at this step and entered the finished
+            pool (full score), best first; at the last step (``max_len``) also the open
+            hypotheses stopped there (``finished=False``).
+    """
+
+    step: int
+    kept: List[Hypothesis]
+    parents: List[int]
+    finished: List[Hypothesis]
+
+
+@dataclass
+class BeamSearchOutput:
+    """Result of :func:`beam_search`.
+
+    Attributes:
+        hypotheses: per sentence, up to ``n_best`` :class:`Hypothesis`, best (highest
+            ``score``) first, all distinct.
+        steps: per sentence, one :class:`BeamStep` per step the sentence was searched (only
+            with ``record_steps=True``; else ``None``).
+    """
+
+    hypotheses: List[List[Hypothesis]]
+    steps: Optional[List[List[BeamStep]]] = None
+
+    def best(self) -> List[Hypothesis]:
+        """The best hypothesis of every sentence."""
+        return [h[0] for h in self.hypotheses]
+
+
+@torch.no_grad()
+def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 5, max_len: Optional[int] = None,
+                alpha: float = 0.0, beta: float = 0.0, n_best: int = 1, record_steps: bool = False) -> BeamSearchOutput:
+    """Batched beam search with GNMT's scoring (Wu et al. 2016, sec. 7, eq. 14).
+
+    Finds, per sentence, the target ``Y`` that maximises::
+
+        s(Y, X) = log P(Y|X) / lp(Y) + cp(X; Y)
+        lp(Y)   = ((5 + |Y|) / 6) ** alpha                      (length normalisation)
+        cp(X;Y) = beta * sum_j log(min(sum_i p_ij, 1.0))        (coverage penalty)
+
+    ``|Y|`` counts the generated tokens **including** ``<eos>`` (as GNMT's reference
+    implementation does); ``j`` runs over the real source positions (padding excluded);
+    ``p_ij`` is the attention weight of step ``i`` (the ``<eos>`` step included) on
+    position ``j``. ``alpha = beta = 0`` gives the plain log-probability sum.
+
+    The search: all sentences x ``beam_size`` beams run as one batch of ``B * K`` rows
+    through ``model.decode_step``. At each step every open hypothesis is extended by every
+    word; of the ``2K`` best extensions by ``log P`` (all open hypotheses have the same
+    length, so this is also their ``log P / lp`` order), those ending in ``<eos>`` among
+    the first ``K`` enter the sentence's pool of finished hypotheses (scored with
+    ``s(Y, X)``; the pool keeps the ``K`` best), and the ``K`` best others stay open. A
+    sentence is done, and leaves the batch (its rows are dropped with
+    :func:`~course_lib.models.select_batch`), when its pool holds ``K`` finished hypotheses
+    and no open one can still beat the worst of them: since ``log P`` only falls as a
+    hypothesis grows, ``lp`` grows with length and ``cp <= 0``, an open hypothesis can at
+    best reach ``log P_now / lp(max_len)``. After ``max_len`` steps the open hypotheses join
+    the pool unfinished (``finished=False``, ``|Y| = max_len``) and compete on the same
+    score. With ``beam_size=1`` and ``alpha = beta = 0`` this is exactly greedy search
+    (:func:`greedy_decode`).
+
+    Args:
+        model: any :class:`~course_lib.models.Seq2Seq` (eval mode during the call).
+        src: ``[B, S]`` integer source ids, padded; src_lens: ``[B]`` true lengths.
+        beam_size: ``K >= 1``, hypotheses kept per sentence.
+        max_len: most tokens per hypothesis, ``<eos>`` included (default :func:`default_max_len`).
+        alpha: length-normalisation strength ``>= 0`` (GNMT used 0.2 ... 1; 0 = off).
+        beta: coverage-penalty strength ``>= 0`` (GNMT used 0.2 ... 1; 0 = off); needs a
+            model with attention.
+        n_best: hypotheses returned per sentence, ``1 <= n_best <= beam_size``.
+        record_steps: also return, per sentence and step, the hypotheses kept
+            (:class:`BeamStep`), for the beam explorer. Costs a Python loop over the
+            sentences per step: meant for a few sentences.
+
+    Returns:
+        :class:`BeamSearchOutput`: ``hypotheses[b]`` holds up to ``n_best`` hypotheses of
+        sentence ``b`` (fewer only if fewer distinct sequences exist within ``max_len``),
+        best first, with score, log-probability, token ids and attention ``[rows, S_b]``.
+
+    Raises:
+        ValueError: ``src`` / ``src_lens`` malformed (see :func:`greedy_decode`);
+            ``beam_size``, ``n_best`` or ``max_len`` below 1 or not integers; ``n_best >
+            beam_size``; ``alpha`` or ``beta`` negative, NaN or infinite; ``beta > 0`` for
+            a model without attention (the coverage penalty needs attention weights).
+    """
+    src_pad_mask = _check_src(src, src_lens)
+    K, alpha, beta, n_best = _check_beam_args(beam_size, alpha, beta, n_best)
+    max_len = _check_max_len(max_len, src_lens)
+    if beta > 0 and not getattr(model, "has_attention", False):
+        raise ValueError(f"{type(model).__name__} has no attention, so the coverage penalty is undefined; "
+                         "use beta=0 with this model")
+    device = src.device
+    B, S = src.shape
+    V = model.tgt_vocab_size
+    eos, pad = model.eos_id, model.pad_id
+    neg_inf = float("-inf")
+    lp_max = length_penalty(max_len, alpha)
+    n_cand = min(2 * K, K * V)
+    with eval_mode(model):
+        enc = model.encode(src, src_lens)
+        rows = torch.arange(B, device=device).repeat_interleave(K)
+        enc = select_batch(enc, rows)  # [B*K, ...]: row b*K + k is beam k of sentence b
+        state = model.init_state(enc)
+        prev = torch.full((B * K,), model.sos_id, dtype=torch.long, device=device)
+
+        # open beams of the sentences still searched (the "alive" ones), [A, K]
+        alive = torch.arange(B, device=device)
+        beam_logp = torch.full((B, K), neg_inf, device=device)
+        beam_logp[:, 0] = 0.0  # at step 0 every beam holds the same empty prefix: expand one
+        mask_a = src_pad_mask  # [A, S]
+        coverage: Optional[Tensor] = None  # [A, K, S], attention summed over the steps so far
+        prefix = torch.zeros(B, K, 0, dtype=torch.long, device=device) if record_steps else None
+
+        # history of every step for all B sentences (rows of finished sentences left as is):
+        # the token each beam took, the beam of the previous step it extends, its attention
+        tok_hist: List[Tensor] = []
+        par_hist: List[Tensor] = []
+        attn_hist: List[Optional[Tensor]] = []
+
+        # pool of finished hypotheses per sentence, best first (score -inf = empty slot)
+        pool_score = torch.full((B, K), neg_inf, device=device)
+        pool_logp = torch.full((B, K), neg_inf, device=device)
+        pool_end = torch.zeros(B, K, dtype=torch.long, device=device)  # step of the last token
+        pool_ptr = torch.zeros(B, K, dtype=torch.long, device=device)  # beam of step end-1 it extends
+        pool_tok = torch.full((B, K), pad, dtype=torch.long, device=device)  # last token
+        pool_fin = torch.zeros(B, K, dtype=torch.bool, device=device)
+        pool_attn: Optional[Tensor] = None  # [B, K, S] attention of the last step
+        steps: Optional[List[List[BeamStep]]] = [[] for _ in range(B)] if record_steps else None
+
+        def merge_into_pool(score, logp, end, ptr, tok, fin, attn):
+            """Keep the K best of pool + candidates ([A, K] each) for the alive sentences."""
+            nonlocal pool_attn
+            cat = lambda full, new: torch.cat([full[alive], new], dim=1)  # noqa: E731
+            best = cat(pool_score, score).topk(K, dim=1).indices  # [A, K], sorted
+            pool_score[alive] = cat(pool_score, score).gather(1, best)
+            pool_logp[alive] = cat(pool_logp, logp).gather(1, best)
+            pool_end[alive] = cat(pool_end, end).gather(1, best)
+            pool_ptr[alive] = cat(pool_ptr, ptr).gather(1, best)
+            pool_tok[alive] = cat(pool_tok, tok).gather(1, best)
+            pool_fin[alive] = cat(pool_fin, fin).gather(1, best)
+            if attn is not None:
+                if pool_attn is None:
+                    pool_attn = torch.zeros(B, K, S, device=device)
+                pool_attn[alive] = cat(pool_attn, attn).gather(1, best.unsqueeze(-1).expand(-1, -1, S))
+
+        for t in range(max_len):
+            A = alive.numel()
+            out = model.decode_step(prev, state, enc)
+            logp = out.logits.float().log_softmax(-1).view(A, K, V)
+            step_attn = None
+            if out.attn_weights is not None:
+                step_attn = out.attn_weights.float().view(A, K, S)
+            elif beta > 0:
+                raise ValueError(f"{type(model).__name__}.decode_step returned no attention weights, so the "
+                                 "coverage penalty is undefined; use beta=0 with this model")
+            cover_now = None  # coverage of every beam including this step's attention
+            if step_attn is not None:
+                cover_now = step_attn if coverage is None else coverage + step_attn
+
+            cand = (beam_logp.unsqueeze(-1) + logp).view(A, K * V)
+            top_logp, top_idx = cand.topk(n_cand, dim=1)  # [A, 2K], best first
+            parent, token = top_idx // V, top_idx % V
+            valid = top_logp > neg_inf
+            is_eos = token == eos
+
+            # 1. hypotheses ending with <eos> among the K best candidates: into the pool
+            lp_now = length_penalty(t + 1, alpha)
+            fin_new = is_eos[:, :K] & valid[:, :K]
+            fin_parent = parent[:, :K]
+            fin_score = top_logp[:, :K] / lp_now
+            fin_attn = None
+            if cover_now is not None:
+                fin_attn = step_attn.gather(1, fin_parent.unsqueeze(-1).expand(-1, -1, S))
+                if beta > 0:
+                    cp = coverage_penalty(cover_now, mask_a.unsqueeze(1), beta)  # [A, K]
+                    fin_score = fin_score + cp.gather(1, fin_parent)
+            fin_score = fin_score.masked_fill(~fin_new, neg_inf)
+            if bool(fin_new.any()):
+                merge_into_pool(fin_score, top_logp[:, :K], torch.full_like(fin_parent, t), fin_parent,
+                                token[:, :K], torch.ones_like(fin_new), fin_attn)
+
+            # 2. the K best other extensions stay open
+            rank = torch.arange(n_cand, device=device).expand(A, n_cand)
+            keep_key = torch.where(valid & ~is_eos, rank, rank + n_cand)
+            order = keep_key.argsort(dim=1)[:, :K]  # [A, K]
+            new_parent = parent.gather(1, order)
+            new_tok = token.gather(1, order)
+            new_ok = (valid & ~is_eos).gather(1, order)
+            beam_logp = top_logp.gather(1, order).masked_fill(~new_ok, neg_inf)
+            if cover_now is not None:
+                coverage = cover_now.gather(1, new_parent.unsqueeze(-1).expand(-1, -1, S))
+            new_attn = step_attn.gather(1, new_parent.unsqueeze(-1).expand(-1, -1, S)) if step_attn is not None else None
+
+            full_tok = torch.full((B, K), pad, dtype=torch.long, device=device)
+            full_tok[alive] = new_tok
+            full_par = torch.zeros(B, K, dtype=torch.long, device=device)
+            full_par[alive] = new_parent
+            tok_hist.append(full_tok)
+            par_hist.append(full_par)
+            if new_attn is not None:
+                full_attn = torch.zeros(B, K, S, device=device)
+                full_attn[alive] = new_attn
+                attn_hist.append(full_attn)
+            else:
+                attn_hist.append(None)
+
+            last_step = t == max_len - 1
+            if last_step:  # 3. out of length: the open hypotheses join the pool, unfinished
+                open_score = beam_logp / length_penalty(max_len, alpha)
+                if beta > 0:
+                    open_score = open_score + coverage_penalty(coverage, mask_a.unsqueeze(1), beta)
+                open_score = open_score.masked_fill(~new_ok, neg_inf)
+                merge_into_pool(open_score, beam_logp, torch.full_like(new_parent, t), new_parent, new_tok,
+                                torch.zeros_like(new_ok), new_attn)
+
+            if record_steps:
+                _record_step(steps, t, alive, prefix, top_logp, parent, token, fin_new, fin_score,
+                             new_parent, new_tok, beam_logp, new_ok, lp_now, eos)
+                prefix = torch.cat([prefix.gather(1, new_parent.unsqueeze(-1).expand(-1, -1, prefix.size(2))),
+                                    new_tok.unsqueeze(-1)], dim=2)
+                if last_step:
+                    _record_last(steps, t, alive, prefix, beam_logp, open_score, new_ok)
+
+            if last_step:
+                break
+            # 4. which sentences are done: pool full and no open hypothesis can beat its worst
+            best_open = beam_logp.max(dim=1).values  # [A]
+            bound = best_open / lp_max
+            done = (bound <= pool_score[alive][:, K - 1]) | (best_open == neg_inf)
+            keep = ~done
+            n_keep = int(keep.sum())
+            if n_keep == 0:
+                break
+            rows = torch.arange(A * K, device=device).view(A, K)
+            flat = new_parent + rows[:, :1]  # [A, K] row of the parent beam in the batch
+            if n_keep < A:
+                flat = flat[keep]
+                alive, beam_logp, mask_a = alive[keep], beam_logp[keep], mask_a[keep]
+                new_tok = new_tok[keep]
+                if coverage is not None:
+                    coverage = coverage[keep]
+                if prefix is not None:
+                    prefix = prefix[keep]
+                enc = select_batch(enc, rows[keep].reshape(-1))
+            state = select_batch(out.state, flat.reshape(-1))
+            prev = new_tok.reshape(-1)
+
+    hyps = _backtrack(pool_score, pool_logp, pool_end, pool_ptr, pool_tok, pool_fin, pool_attn,
+                      tok_hist, par_hist, attn_hist, src_lens, n_best, eos)
+    return BeamSearchOutput(hyps, steps)
+
+
+def _record_step(steps, t, alive, prefix, top_logp, parent, token, fin_new, fin_score,
+                 new_parent, new_tok, beam_logp, new_ok, lp_now, eos) -> None:
+    """Append one :class:`BeamStep` per alive sentence (``record_steps``)."""
+    K = new_tok.size(1)
+    for a, b in enumerate(alive.tolist()):
+        pre = prefix[a].tolist()
+        kept, parents = [], []
+        for k in range(K):
+            if bool(new_ok[a, k]):
+                p = int(new_parent[a, k])
+                lpb = float(beam_logp[a, k])
+                kept.append(Hypothesis(pre[p] + [int(new_tok[a, k])], lpb / lp_now, lpb, None, False))
+                parents.append(p)
+        finished = []
+        for k in range(K):
+            if bool(fin_new[a, k]):
+                p = int(parent[a, k])
+                finished.append(Hypothesis(list(pre[p]), float(fin_score[a, k]), float(top_logp[a, k]), None, True))
+        finished.sort(key=lambda h: -h.score)
+        steps[b].append(BeamStep(t, kept, parents, finished))
+
+
+def _record_last(steps, t, alive, prefix, beam_logp, open_score, new_ok) -> None:
+    """At ``max_len``: list the open hypotheses that join the pool unfinished."""
+    for a, b in enumerate(alive.tolist()):
+        stopped = [Hypothesis(prefix[a, k].tolist(), float(open_score[a, k]), float(beam_logp[a, k]), None, False)
+                   for k in range(prefix.size(1)) if bool(new_ok[a, k])]
+        steps[b][-1].finished.extend(sorted(stopped, key=lambda h: -h.score))
+        steps[b][-1].finished.sort(key=lambda h: -h.score)
+
+
+def _backtrack(pool_score, pool_logp, pool_end, pool_ptr, pool_tok, pool_fin, pool_attn,
+               tok_hist, par_hist, attn_hist, src_lens, n_best, eos) -> List[List[Hypothesis]]:
+    """Rebuild tokens and attention rows of the pooled hypotheses from the back-pointers."""
+    B, K = pool_score.shape
+    T = len(tok_hist)
+    device = pool_score.device
+    has_attn = pool_attn is not None and all(a is not None for a in attn_hist)
+    tokens = torch.full((B, K, T), -1, dtype=torch.long, device=device)
+    tokens.scatter_(2, pool_end.unsqueeze(-1), pool_tok.unsqueeze(-1))
+    attn = None
+    if has_attn:
+        S = pool_attn.size(-1)
+        attn = torch.zeros(B, K, T, S, device=device)
+        attn.scatter_(2, pool_end[..., None, None].expand(B, K, 1, S), pool_attn.unsqueeze(2))
+    ptr = pool_ptr.clone()
+    for s in range(T - 2, -1, -1):
+        m = s < pool_end  # [B, K]: step s lies on this hypothesis' path
+        tokens[:, :, s] = torch.where(m, tok_hist[s].gather(1, ptr), tokens[:, :, s])
+        if attn is not None:
+            rows = attn_hist[s].gather(1, ptr.unsqueeze(-1).expand(-1, -1, attn.size(-1)))
+            attn[:, :, s] = torch.where(m.unsqueeze(-1), rows, attn[:, :, s])
+        ptr = torch.where(m, par_hist[s].gather(1, ptr), ptr)
+
+    scores, logps, ends, fins = pool_score.tolist(), pool_logp.tolist(), pool_end.tolist(), pool_fin.tolist()
+    tokens_l = tokens.tolist()
+    lens = src_lens.tolist()
+    result: List[List[Hypothesis]] = []
+    for b in range(B):
+        hyps = []
+        for k in range(min(n_best, K)):
+            if scores[b][k] == float("-inf"):
+                break
+            n_rows = ends[b][k] + 1
+            ids = tokens_l[b][k][:n_rows]
+            if fins[b][k]:
+                ids = ids[:-1]  # drop <eos>; its attention row stays last
+            rows = attn[b, k, :n_rows, : int(lens[b])].cpu() if attn is not None else None
+            hyps.append(Hypothesis(ids, scores[b][k], logps[b][k], rows, bool(fins[b][k])))
+        result.append(hyps)
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# sentences in, translations out
+# ---------------------------------------------------------------------------------------
 
 @dataclass
 class Translation:
@@ -109,19 +629,39 @@ class Translation:
 
     Attributes:
         src_tokens: source tokens as the model saw them (``<eos>`` included).
-        tokens: generated target tokens (``<eos>`` and specials removed).
-        attn_weights: ``[len(tokens) + 1, len(src_tokens)]`` (the last row is the step that
-            produced ``<eos>``), or ``None`` for models without attention.
+        tokens: generated target tokens, ``<eos>`` removed, and ``<pad>`` / ``<sos>`` (which
+            a model may emit mid-sequence) dropped together with their attention rows;
+            ``<unk>`` is kept (it carries information).
+        attn_weights: ``[len(tokens) + 1, len(src_tokens)]``: row ``i`` is the attention of
+            the step that produced ``tokens[i]``; the **last row is the step that produced**
+            ``<eos>``. ``[len(tokens), len(src_tokens)]`` when ``max_len`` stopped the search
+            before ``<eos>`` (``finished`` False). ``None`` for models without attention.
+            Rows and :attr:`row_labels` correspond one to one.
+        score: the search's score ``s(Y, X)`` (Wu et al. 2016, eq. 14); for greedy search
+            ``log P(Y|X)``. ``None`` when unknown (built by hand).
+        log_prob: ``log P(Y|X)`` in nats (``<eos>`` included), or ``None``.
+        finished: True when the search produced ``<eos>``.
+        alternatives: the 2nd, 3rd, ... best hypotheses of a beam search with ``n_best > 1``,
+            as :class:`Translation` objects (best first); empty otherwise.
     """
 
     src_tokens: List[str]
     tokens: List[str]
     attn_weights: Optional[Tensor] = None
+    score: Optional[float] = None
+    log_prob: Optional[float] = None
+    finished: bool = True
+    alternatives: List["Translation"] = field(default_factory=list)
 
     @property
     def text(self) -> str:
-        """The generated tokens joined by spaces (what BLEU is computed on)."""
+        """The generated tokens joined by spaces (detokenise with the tokeniser for BLEU)."""
         return " ".join(self.tokens)
+
+    @property
+    def row_labels(self) -> List[str]:
+        """One label per attention row: ``tokens`` plus ``<eos>`` when finished."""
+        return list(self.tokens) + ([EOS] if self.finished else [])
 
 
 def _encode_sources(token_lists: Sequence[List[str]], vocab, device) -> tuple[Tensor, Tensor]:
@@ -133,71 +673,164 @@ def _encode_sources(token_lists: Sequence[List[str]], vocab, device) -> tuple[Te
     return src.to(device), lens.to(device)
 
 
-def _to_translations(out: GreedyOutput, src_tokens: Sequence[List[str]], src_lens: Tensor, tgt_vocab) -> List[Translation]:
+def _make_translation(src_tokens: List[str], ids: List[int], attn: Optional[Tensor], finished: bool,
+                      score: Optional[float], log_prob: Optional[float], tgt_vocab) -> Translation:
+    """Tokens and attention rows kept one to one: ``<pad>``/``<sos>`` steps dropped with their rows."""
+    drop = {tgt_vocab.pad_id, tgt_vocab.sos_id}
+    keep = [j for j, i in enumerate(ids) if i not in drop]
+    tokens = [tgt_vocab.itos[ids[j]] for j in keep]
+    rows = None
+    if attn is not None:
+        index = keep + ([len(ids)] if finished else [])
+        rows = attn[index].float().cpu()
+    return Translation(list(src_tokens), tokens, rows, score, log_prob, finished)
+
+
+def _greedy_translations(out: GreedyOutput, src_tokens: Sequence[List[str]], src_lens: Tensor, tgt_vocab) -> List[Translation]:
     result = []
-    for i, hyp in enumerate(out.hypotheses(tgt_vocab.eos_id)):
+    for i, ids in enumerate(out.hypotheses(tgt_vocab.eos_id)):
         attn = None
         if out.attn_weights is not None:
-            attn = out.attn_weights[i, : int(out.lengths[i]), : int(src_lens[i])].float().cpu()
-        result.append(Translation(list(src_tokens[i]), tgt_vocab.decode(hyp), attn))
+            attn = out.attn_weights[i, : int(out.lengths[i]), : int(src_lens[i])]
+        lp = float(out.log_probs[i])
+        result.append(_make_translation(src_tokens[i], ids, attn, bool(out.finished[i]), lp, lp, tgt_vocab))
     return result
 
 
+def _beam_translations(out: BeamSearchOutput, src_tokens: Sequence[List[str]], tgt_vocab) -> List[Translation]:
+    result = []
+    for i, hyps in enumerate(out.hypotheses):
+        trs = [_make_translation(src_tokens[i], h.tokens, h.attn_weights, h.finished, h.score, h.log_prob, tgt_vocab)
+               for h in hyps]
+        trs[0].alternatives = trs[1:]
+        result.append(trs[0])
+    return result
+
+
+def _search(model, src, src_lens, src_tokens, tgt_vocab, max_len, beam_size, alpha, beta, n_best) -> List[Translation]:
+    if beam_size == 1 and alpha == 0 and beta == 0 and n_best == 1:
+        return _greedy_translations(greedy_decode(model, src, src_lens, max_len), src_tokens, src_lens, tgt_vocab)
+    out = beam_search(model, src, src_lens, beam_size, max_len, alpha, beta, n_best)
+    return _beam_translations(out, src_tokens, tgt_vocab)
+
+
+def _check_vocabs(model, src_vocab, tgt_vocab) -> None:
+    for name, vocab, size in (("src_vocab", src_vocab, model.src_vocab_size), ("tgt_vocab", tgt_vocab, model.tgt_vocab_size)):
+        if not hasattr(vocab, "itos") or not hasattr(vocab, "eos_id"):
+            raise TypeError(f"{name} must be a course_lib.data.Vocab, got {type(vocab).__name__}")
+        if len(vocab.itos) != size:
+            raise ValueError(f"{name} has {len(vocab.itos)} tokens but the model was built for {size}; "
+                             "pass the vocabularies the model was trained with")
+
+
+def _check_search_args(model, max_len, beam_size, alpha, beta, n_best) -> None:
+    if max_len is not None:
+        _check_int("max_len", max_len, 1)
+    _check_beam_args(beam_size, alpha, beta, n_best)
+    if beta > 0 and not getattr(model, "has_attention", False):
+        raise ValueError(f"{type(model).__name__} has no attention, so the coverage penalty is undefined; use beta=0")
+
+
 @torch.no_grad()
-def translate(model: Seq2Seq, sentences: Sequence[str], src_tokenizer, src_vocab, tgt_vocab,
-              max_len: Optional[int] = None) -> List[Translation]:
-    """Translate raw sentences with greedy search.
+def translate(model: Seq2Seq, sentences: Sequence[str] | str, src_tokenizer, src_vocab, tgt_vocab,
+              max_len: Optional[int] = None, beam_size: int = 1, alpha: float = 0.0, beta: float = 0.0,
+              n_best: int = 1) -> List[Translation]:
+    """Translate raw sentences: greedy search at ``beam_size=1``, else :func:`beam_search`.
 
     Args:
-        sentences: source sentences as strings.
+        sentences: source sentences as strings. A single ``str`` is one sentence (the result
+            is then a list of one :class:`Translation`), never a sequence of characters.
         src_tokenizer: ``str -> list[str]`` (the one the model was trained with).
         src_vocab, tgt_vocab: the model's vocabularies (:class:`course_lib.data.Vocab`).
+        max_len: most target tokens per sentence, ``<eos>`` included (default
+            :func:`default_max_len`).
+        beam_size, alpha, beta, n_best: see :func:`beam_search`; with ``n_best > 1`` each
+            translation's :attr:`Translation.alternatives` holds the runners-up.
 
     Returns:
         One :class:`Translation` per sentence, in order.
 
     Raises:
-        ValueError: ``sentences`` is empty, or a sentence has no tokens.
+        ValueError: ``sentences`` is empty, a sentence has no tokens, the vocabularies do not
+            match the model's sizes, or a search argument is invalid (see :func:`beam_search`).
+        TypeError: ``sentences`` holds something other than strings, or a vocabulary is not
+            a :class:`~course_lib.data.Vocab`.
     """
-    if not sentences:
+    if isinstance(sentences, str):
+        sentences = [sentences]
+    if sentences is None or not isinstance(sentences, Sequence):
+        raise TypeError(f"sentences must be a list of strings (or one string), got {type(sentences).__name__}")
+    if len(sentences) == 0:
         raise ValueError("translate() needs at least one sentence")
-    token_lists = [src_tokenizer(s) for s in sentences]
+    bad = [s for s in sentences if not isinstance(s, str)]
+    if bad:
+        raise TypeError(f"sentences must be strings, got e.g. {bad[0]!r} ({type(bad[0]).__name__})")
+    if not callable(src_tokenizer):
+        raise TypeError("src_tokenizer must be a callable str -> list[str]")
+    _check_vocabs(model, src_vocab, tgt_vocab)
+    _check_search_args(model, max_len, beam_size, alpha, beta, n_best)
+    token_lists = [list(src_tokenizer(s)) for s in sentences]
     for s, toks in zip(sentences, token_lists):
         if not toks:
             raise ValueError(f"sentence {s!r} has no tokens to translate")
-    device = next(model.parameters()).device
-    src, src_lens = _encode_sources(token_lists, src_vocab, device)
-    out = greedy_decode(model, src, src_lens, max_len)
-    src_tokens = [toks + ["<eos>"] for toks in token_lists]
-    return _to_translations(out, src_tokens, src_lens, tgt_vocab)
+    src, src_lens = _encode_sources(token_lists, src_vocab, _model_device(model))
+    src_tokens = [toks + [EOS] for toks in token_lists]
+    return _search(model, src, src_lens, src_tokens, tgt_vocab, max_len, beam_size, alpha, beta, n_best)
 
 
 @torch.no_grad()
 def translate_dataset(model: Seq2Seq, dataset, batch_size: int = 128, max_len: Optional[int] = None,
-                      progress: bool = False) -> List[Translation]:
-    """Greedy-translate every source sentence of a :class:`course_lib.data.TranslationDataset`.
+                      progress: bool = False, beam_size: int = 1, alpha: float = 0.0,
+                      beta: float = 0.0) -> List[Translation]:
+    """Translate every source sentence of a :class:`course_lib.data.TranslationDataset`.
 
-    Sentences are batched by length (little padding) and returned in the dataset's order.
+    Greedy search at ``beam_size=1`` (default), else :func:`beam_search` with ``alpha`` /
+    ``beta``. Sentences are batched by length (little padding) and returned in the
+    dataset's order.
+
+    Args:
+        batch_size: sentences per search batch (``>= 1``; a beam search runs
+            ``batch_size * beam_size`` rows).
+        max_len: most target tokens per sentence (default :func:`default_max_len` per batch).
+        progress: show a progress bar.
 
     Returns:
         A list of :class:`Translation`, ``len(dataset)`` long.
+
+    Raises:
+        ValueError: ``batch_size`` below 1 or not an integer, an empty dataset, vocabularies
+            that do not match the model, or an invalid search argument (see :func:`beam_search`).
+        TypeError: ``dataset`` is not a ``TranslationDataset``.
     """
     from tqdm.auto import tqdm
 
-    device = next(model.parameters()).device
+    batch_size = _check_int("batch_size", batch_size, 1)
+    if not all(hasattr(dataset, a) for a in ("src_tokens", "src_vocab", "tgt_vocab")):
+        raise TypeError(f"dataset must be a course_lib.data.TranslationDataset, got {type(dataset).__name__}")
+    if len(dataset.src_tokens) == 0:
+        raise ValueError("the dataset is empty: nothing to translate")
+    src_vocab, tgt_vocab = dataset.src_vocab, dataset.tgt_vocab
+    _check_vocabs(model, src_vocab, tgt_vocab)
+    _check_search_args(model, max_len, beam_size, alpha, beta, 1)
+    empty = [i for i, toks in enumerate(dataset.src_tokens) if not toks]
+    if empty:
+        raise ValueError(f"sentence {empty[0]} of the dataset has no source tokens")
+    device = _model_device(model)
     order = sorted(range(len(dataset.src_tokens)), key=lambda i: len(dataset.src_tokens[i]))
     results: List[Optional[Translation]] = [None] * len(order)
-    src_vocab, tgt_vocab = dataset.src_vocab, dataset.tgt_vocab
     for start in tqdm(range(0, len(order), batch_size), disable=not progress, desc="translating"):
         idx = order[start:start + batch_size]
         token_lists = [dataset.src_tokens[i] for i in idx]
         src, src_lens = _encode_sources(token_lists, src_vocab, device)
-        out = greedy_decode(model, src, src_lens, max_len)
-        src_tokens = [toks + ["<eos>"] for toks in token_lists]
-        for i, tr in zip(idx, _to_translations(out, src_tokens, src_lens, tgt_vocab)):
+        src_tokens = [list(toks) + [EOS] for toks in token_lists]
+        for i, tr in zip(idx, _search(model, src, src_lens, src_tokens, tgt_vocab, max_len, beam_size, alpha, beta, 1)):
             results[i] = tr
     return results  # type: ignore[return-value]
 
+
+# ---------------------------------------------------------------------------------------
+# the decoder stepper's trace
+# ---------------------------------------------------------------------------------------
 
 @dataclass
 class StepTrace:
@@ -222,43 +855,46 @@ def decode_trace(model: Seq2Seq, src_tokens: List[str], src_vocab, tgt_vocab, k:
                  max_len: Optional[int] = None) -> List[StepTrace]:
     """Greedy-decode one tokenised sentence and record every step (for the decoder stepper).
 
+    Runs :func:`greedy_decode` with ``record_topk=k`` (the same loop as every greedy
+    translation), so the trace's tokens are exactly greedy search's.
+
     Args:
-        src_tokens: source tokens (without ``<eos>``; it is appended).
-        k: how many next-word candidates to keep per step.
+        src_tokens: source tokens, a list of strings (without ``<eos>``; it is appended).
+        k: how many next-word candidates to keep per step (``>= 1``; capped at ``V``).
+        max_len: most steps (default :func:`default_max_len`).
 
     Returns:
         A list of :class:`StepTrace`, one per generated token, the last producing ``<eos>``
         (unless ``max_len`` was reached).
 
     Raises:
-        ValueError: ``src_tokens`` is empty or ``k`` < 1.
+        TypeError: ``src_tokens`` is a ``str`` (tokenise the sentence first: a string would
+            be decoded character by character) or holds non-strings.
+        ValueError: ``src_tokens`` is empty; ``k`` or ``max_len`` below 1 or not integers;
+            vocabularies that do not match the model.
     """
-    if not src_tokens:
+    if isinstance(src_tokens, str):
+        raise TypeError("decode_trace() expects a list of source tokens, got a str; tokenise the sentence first "
+                        "(e.g. corpus.src_tokenizer(text))")
+    if src_tokens is None or not isinstance(src_tokens, Sequence):
+        raise TypeError(f"src_tokens must be a list of strings, got {type(src_tokens).__name__}")
+    if len(src_tokens) == 0:
         raise ValueError("decode_trace() needs at least one source token")
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    src, src_lens = _encode_sources([src_tokens], src_vocab, device)
-    max_len = default_max_len(src_lens) if max_len is None else max_len
-    enc = model.encode(src, src_lens)
-    state = model.init_state(enc)
-    prev = torch.tensor([model.sos_id], device=device)
+    if not all(isinstance(t, str) for t in src_tokens):
+        raise TypeError("src_tokens must be strings")
+    k = _check_int("k", k, 1)
+    if max_len is not None:
+        _check_int("max_len", max_len, 1)
+    _check_vocabs(model, src_vocab, tgt_vocab)
+    src, src_lens = _encode_sources([list(src_tokens)], src_vocab, _model_device(model))
+    out = greedy_decode(model, src, src_lens, max_len, record_topk=k)
+    itos = tgt_vocab.itos
     steps: List[StepTrace] = []
     prefix: List[str] = []
-    for t in range(max_len):
-        out = model.decode_step(prev, state, enc)
-        state = out.state
-        probs = out.logits.float().softmax(-1)[0]
-        top = probs.topk(min(k, probs.numel()))
-        token_id = int(top.indices[0])
-        attn = out.attn_weights[0].float().cpu().tolist() if out.attn_weights is not None else None
-        steps.append(StepTrace(t, list(prefix), tgt_vocab.itos[token_id],
-                               [tgt_vocab.itos[i] for i in top.indices.tolist()], top.values.tolist(), attn))
-        if token_id == model.eos_id:
-            break
-        prefix.append(tgt_vocab.itos[token_id])
-        prev = top.indices[:1]
-    model.train(was_training)
+    for t in range(int(out.lengths[0])):
+        token_id = int(out.tokens[0, t])
+        attn = out.attn_weights[0, t].float().cpu().tolist() if out.attn_weights is not None else None
+        steps.append(StepTrace(t, list(prefix), itos[token_id], [itos[i] for i in out.topk_ids[0, t].tolist()],
+                               out.topk_probs[0, t].tolist(), attn))
+        prefix.append(itos[token_id])
     return steps
