@@ -5,7 +5,10 @@
 - :func:`plot_attention_grid`: several attention heatmaps side by side (global vs local-p).
 
 Every figure is a ``matplotlib.figure.Figure`` built without ``pyplot`` (see
-:mod:`course_lib.viz`); a notebook shows a returned figure as its cell's result.
+:mod:`course_lib.viz`); a notebook shows a returned figure as its cell's result. The bars
+are drawn with seaborn, its style set per figure. Bad input raises ``ValueError`` (wrong
+types raise :class:`course_lib.viz.InputTypeError`, a ``TypeError`` that is also a
+``ValueError``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 from matplotlib.figure import Figure
 
-from .viz import plot_attention
+from .viz import InputTypeError, _check_bleu_frames, check_int, check_tokens, plot_attention
 
 __all__ = ["compare_bleu_by_length", "plot_variant_comparison", "plot_attention_grid"]
 
@@ -35,21 +38,16 @@ def compare_bleu_by_length(frames: Dict[str, "object"], baseline: Optional[str] 
         (plus the gain).
 
     Raises:
-        ValueError: no frames; the buckets differ between frames; ``baseline`` unknown.
+        ValueError: no frames; a table without ``bucket``/``sentences``/``bleu`` columns;
+            the buckets differ between frames; ``baseline`` unknown.
     """
     import pandas as pd
 
-    if not frames:
-        raise ValueError("compare_bleu_by_length needs at least one table")
-    names = list(frames)
+    names = _check_bleu_frames(frames)
     first = frames[names[0]]
     table = pd.DataFrame({"bucket": list(first["bucket"]), "sentences": list(first["sentences"])})
     for name in names:
-        df = frames[name]
-        if list(df["bucket"]) != list(first["bucket"]):
-            raise ValueError(f"the buckets of {name!r} ({list(df['bucket'])}) differ from those of "
-                             f"{names[0]!r} ({list(first['bucket'])})")
-        table[name] = df["bleu"].to_numpy(dtype=float)
+        table[name] = frames[name]["bleu"].to_numpy(dtype=float)
     if baseline is not None:
         if baseline not in frames:
             raise ValueError(f"baseline {baseline!r} is not one of {names}")
@@ -60,7 +58,7 @@ def compare_bleu_by_length(frames: Dict[str, "object"], baseline: Optional[str] 
 def plot_variant_comparison(table, metrics: Sequence[Tuple[str, str]] = (("val_ppl", "validation perplexity (lower is better)"),
                                                                            ("test_bleu", "test BLEU (higher is better)")),
                             name_column: str = "variant", title: str = "") -> Figure:
-    """One horizontal bar chart per metric, one bar per model variant (lesson 04's comparison).
+    """One horizontal bar chart (seaborn) per metric, one bar per model variant (lesson 04's comparison).
 
     Args:
         table: ``DataFrame`` with a ``name_column`` and one column per metric.
@@ -72,25 +70,50 @@ def plot_variant_comparison(table, metrics: Sequence[Tuple[str, str]] = (("val_p
         The figure. The best bar of each panel (lowest perplexity/loss, else highest) is orange.
 
     Raises:
-        KeyError: a column is missing. ValueError: the table is empty.
+        ValueError: the table is empty, lacks ``name_column`` or a metric's column (the
+            message lists the columns there are), or a metric column is not numeric;
+            ``metrics`` is empty. InputTypeError: ``table`` is not a DataFrame, or a
+            metric is not a ``(column, title)`` pair.
     """
+    import seaborn as sns
+
+    if not hasattr(table, "columns") or not hasattr(table, "__len__"):
+        raise InputTypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
+    if isinstance(metrics, (str, bytes)) or not metrics:
+        raise ValueError("metrics must be a non-empty list of (column, axis title) pairs")
+    metrics = list(metrics)
+    for m in metrics:
+        if isinstance(m, (str, bytes)) or len(m) != 2:
+            raise InputTypeError(f"each metric must be a (column, axis title) pair, got {m!r}")
+    missing = [c for c in [name_column, *(c for c, _ in metrics)] if c not in table.columns]
+    if missing:
+        raise ValueError(f"the table lacks the column(s) {missing}; it has {list(table.columns)}")
     if len(table) == 0:
         raise ValueError("the table has no rows to plot")
     names = [str(n) for n in table[name_column]]
-    fig = Figure(figsize=(5 * len(metrics), 0.45 * len(names) + 1.6))
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
-    y = np.arange(len(names))[::-1]
+    columns = {}
+    for column, _ in metrics:
+        try:
+            columns[column] = table[column].to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"column {column!r} must hold numbers, got {list(table[column])[:3]}") from None
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(5 * len(metrics), 0.45 * len(names) + 1.6))
+        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, (column, label) in zip(axes, metrics):
-        values = table[column].to_numpy(dtype=float)
+        values = columns[column]
         lower_is_better = any(word in column.lower() for word in ("ppl", "loss", "perplexity"))
         finite = np.where(np.isfinite(values), values, np.nan)
         best = int(np.nanargmin(finite) if lower_is_better else np.nanargmax(finite)) if np.isfinite(finite).any() else -1
-        colors = ["tab:orange" if i == best else "tab:blue" for i in range(len(names))]
-        ax.barh(y, np.nan_to_num(values, nan=0.0), color=colors)
-        for yi, v in zip(y, values):
+        palette = ["tab:orange" if i == best else "tab:blue" for i in range(len(names))]
+        positions = [f"{i}" for i in range(len(names))]  # unique even if two variants share a name
+        sns.barplot(x=np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), y=positions, hue=positions,
+                    palette=palette, saturation=1.0, legend=False, orient="h", ax=ax, order=positions)
+        for yi, v in enumerate(values):
             if math.isfinite(v):
                 ax.text(v, yi, f" {v:.1f}", va="center", fontsize=8)
-        ax.set_yticks(y, names)
+        ax.set_yticks(range(len(names)), names)
+        ax.set(xlabel="", ylabel="")
         ax.set_title(label, fontsize=10)
         ax.margins(x=0.15)
     if title:
@@ -111,11 +134,21 @@ def plot_attention_grid(panels: Dict[str, tuple], ncols: Optional[int] = None) -
         The figure.
 
     Raises:
-        ValueError: no panels, or labels that do not fit a panel's weights.
+        ValueError: no panels, a panel that is not a ``(weights, src_tokens, tgt_tokens)``
+            triple, labels that do not fit a panel's weights (as
+            :func:`course_lib.viz.plot_attention`), or ``ncols`` below 1.
     """
+    if not isinstance(panels, dict):
+        raise InputTypeError(f"panels must be a dict {{title: (weights, src_tokens, tgt_tokens)}}, "
+                             f"got {type(panels).__name__}")
     if not panels:
         raise ValueError("plot_attention_grid needs at least one panel")
-    ncols = ncols or len(panels)
+    for title, panel in panels.items():
+        if isinstance(panel, (str, bytes)) or not isinstance(panel, (tuple, list)) or len(panel) != 3:
+            raise ValueError(f"panel {title!r} must be a (weights [T, S], src_tokens, tgt_tokens) triple")
+        check_tokens(panel[1], f"src_tokens of panel {title!r}")
+        check_tokens(panel[2], f"tgt_tokens of panel {title!r}")
+    ncols = len(panels) if ncols is None else check_int(ncols, "ncols", low=1)
     nrows = math.ceil(len(panels) / ncols)
     widest = max(len(src) for _, src, _ in panels.values())
     tallest = max(len(tgt) for _, _, tgt in panels.values())

@@ -27,7 +27,18 @@ def check_exercise(name: str, attempt: Callable[..., Any], checker: Callable[[Ca
 
     Raises:
         AssertionError: the attempt gives a wrong answer (the checker's message says how).
+        TypeError (also a ValueError): ``name`` is not a str, or ``attempt`` or ``checker``
+            is not callable (e.g. the result of calling the function instead of the function:
+            pass ``my_function``, not ``my_function()``).
     """
+    from .viz import InputTypeError
+
+    if not isinstance(name, str) or not name.strip():
+        raise InputTypeError(f"name must be the exercise's title (a non-empty str), got {name!r}")
+    for label, fn in (("attempt", attempt), ("checker", checker)):
+        if not callable(fn):
+            raise InputTypeError(f"check_exercise: {label} must be a function, got {type(fn).__name__} "
+                                 f"({fn!r:.60}); pass the function itself, without calling it")
     try:
         checker(attempt)
     except NotImplementedError:

@@ -30,19 +30,37 @@ __all__ = ["PROFILES", "Profile", "current_profile", "profile_name"]
 def profile_name(name: str | None = None) -> str:
     """Resolve the profile name: ``name`` if given, else ``$COURSE_PROFILE``, else by device.
 
+    Names are read case-insensitively with surrounding spaces ignored (``"GPU "`` is ``gpu``),
+    the same for the argument and the environment variable.
+
     Raises:
-        ValueError: the name is not one of ``ci``, ``cpu``, ``gpu``.
+        ValueError: the name is not one of ``ci``, ``cpu``, ``gpu`` (an empty ``name``
+            included: pass ``None`` to choose by device).
+        TypeError (also a ValueError): ``name`` is not a str.
     """
-    raw = name if name is not None else os.environ.get("COURSE_PROFILE", "").strip()
-    if not raw:
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    raw = raw.lower()
+    if name is not None:
+        if not isinstance(name, str):
+            raise _ProfileTypeError(f"the profile name must be a str (one of {', '.join(PROFILES)}) or None, "
+                                    f"got {name!r}")
+        raw, origin = name.strip().lower(), f"profile {name!r}"
+        if not raw:
+            raise ValueError(f"profile {name!r} is empty; use one of {', '.join(PROFILES)}, "
+                             "or None to choose by device")
+    else:
+        env = os.environ.get("COURSE_PROFILE", "")
+        raw, origin = env.strip().lower(), f"COURSE_PROFILE={env!r}"
+        if not raw:
+            return "gpu" if torch.cuda.is_available() else "cpu"
     if raw not in PROFILES:
         raise ValueError(
-            f"COURSE_PROFILE={raw!r} is not a known profile; use one of {', '.join(PROFILES)} "
-            "(or leave it unset to choose by device)"
+            f"{origin} is not a known profile; use one of {', '.join(PROFILES)} "
+            "(or leave COURSE_PROFILE unset to choose by device)"
         )
     return raw
+
+
+class _ProfileTypeError(TypeError, ValueError):
+    """A profile name of the wrong type (a ``TypeError`` that is also a ``ValueError``)."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,11 @@ class Profile:
     """
 
     name: str
+
+    def __post_init__(self) -> None:
+        if self.name not in PROFILES:
+            raise ValueError(f"Profile name must be one of {', '.join(PROFILES)}, got {self.name!r}; "
+                             "use current_profile(name) to read names leniently")
 
     def pick(self, *, ci: Any, cpu: Any, gpu: Any) -> Any:
         """Return the value given for this profile, e.g. ``profile.pick(ci=1, cpu=8, gpu=20)``."""
@@ -68,6 +91,6 @@ def current_profile(name: str | None = None) -> Profile:
     """The profile to run under (see :func:`profile_name` for the rules).
 
     Raises:
-        ValueError: ``name`` or ``$COURSE_PROFILE`` is not a known profile.
+        ValueError: ``name`` or ``$COURSE_PROFILE`` is not a known profile (see :func:`profile_name`).
     """
     return Profile(profile_name(name))

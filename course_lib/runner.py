@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -44,12 +45,20 @@ def record_result(lesson: str, **metrics: Any) -> None:
         **metrics: JSON-serialisable values (floats are rounded to 2 decimals when printed).
 
     Returns nothing, so that a lesson's last line can call it without echoing a value.
+    A NaN or infinite float is recorded as ``null`` (a blank cell in the summary), since
+    JSON cannot hold it; it is printed as it is.
 
     Raises:
         TypeError: a value is not JSON-serialisable.
+        ValueError: ``lesson`` is not a non-empty str, or no metrics were given.
     """
-    record = {"lesson": lesson, **metrics}
-    line = json.dumps(record)  # raises TypeError on values JSON cannot hold
+    if not isinstance(lesson, str) or not lesson.strip():
+        raise ValueError(f"lesson must be the lesson's id as a non-empty str (e.g. '01'), got {lesson!r}")
+    if not metrics:
+        raise ValueError("record_result needs at least one metric, e.g. record_result('01', bleu=23.4)")
+    record = {"lesson": lesson, **{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                                   for k, v in metrics.items()}}
+    line = json.dumps(record, allow_nan=False)  # raises TypeError on values JSON cannot hold
     target = os.environ.get(RESULTS_ENV)
     if target:
         with open(target, "a", encoding="utf-8") as handle:
@@ -70,16 +79,65 @@ def run_lessons(lessons: List[Path], profile: str, out_dir: Path, timeout: int =
     Returns:
         One summary row per lesson: ``lesson``, ``notebook``, ``profile``, ``status``
         (``"ok"`` or the error's name), ``runtime_s`` and the recorded metrics.
+
+    The environment variables it sets for the kernels (``COURSE_PROFILE``,
+    ``$COURSE_RESULTS_FILE``) are restored afterwards.
+
+    Raises:
+        ValueError: no lessons; a lesson that is not an existing ``.ipynb`` file; an unknown
+            profile; ``timeout`` below 1; ``out_dir`` is an existing file.
     """
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
+    from .profiles import profile_name
+    from .utils import atomic_write
+
+    if isinstance(lessons, (str, os.PathLike)):
+        lessons = [lessons]
+    lessons = [Path(p) for p in lessons]
+    if not lessons:
+        raise ValueError("run_lessons needs at least one notebook")
+    bad = [str(p) for p in lessons if not p.is_file() or p.suffix != ".ipynb"]
+    if bad:
+        raise ValueError(f"not an existing .ipynb notebook: {', '.join(bad)}")
+    if profile is None:
+        raise ValueError("run_lessons needs a profile: one of ci, cpu, gpu")
+    profile = profile_name(profile)
+    if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 1:
+        raise ValueError(f"timeout must be a positive number of seconds per cell, got {timeout!r}")
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"out_dir {out_dir} exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     results_file = out_dir / "results.jsonl"
     results_file.write_text("")
+    saved_env = {k: os.environ.get(k) for k in (RESULTS_ENV, "COURSE_PROFILE")}
     os.environ[RESULTS_ENV] = str(results_file.resolve())
     os.environ["COURSE_PROFILE"] = profile
+    try:
+        rows = _execute(lessons, profile, out_dir, timeout, kernel_name, nbformat, NotebookClient,
+                        CellExecutionError, atomic_write)
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    recorded: Dict[str, Dict[str, Any]] = {}
+    for line in results_file.read_text().splitlines():
+        if line.strip():
+            rec = json.loads(line)
+            recorded.setdefault(rec.pop("lesson"), {}).update(rec)
+    for row in rows:
+        row.update(recorded.get(row["lesson"], {}))
+    _write_summary(rows, out_dir)
+    return rows
+
+
+def _execute(lessons, profile, out_dir, timeout, kernel_name, nbformat, NotebookClient, CellExecutionError,
+             atomic_write) -> List[Dict[str, Any]]:
     rows: List[Dict[str, Any]] = []
     for path in lessons:
         nb = nbformat.read(path, as_version=4)
@@ -95,30 +153,25 @@ def run_lessons(lessons: List[Path], profile: str, out_dir: Path, timeout: int =
         except Exception as exc:  # a dead kernel, a timeout: report and go on to the next lesson
             status = f"failed: {type(exc).__name__}"
         runtime = time.perf_counter() - start
-        nbformat.write(nb, out_dir / path.name)
+        atomic_write(out_dir / path.name, lambda handle, nb=nb: nbformat.write(nb, handle), mode="w", encoding="utf-8")
         rows.append({"lesson": path.name.split("_")[0], "notebook": path.name, "profile": profile,
                      "status": status, "runtime_s": round(runtime, 1)})
         print(f"  {status} in {runtime:.1f} s", flush=True)
-    recorded: Dict[str, Dict[str, Any]] = {}
-    for line in results_file.read_text().splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            recorded.setdefault(rec.pop("lesson"), {}).update(rec)
-    for row in rows:
-        row.update(recorded.get(row["lesson"], {}))
-    _write_summary(rows, out_dir)
     return rows
 
 
 def _write_summary(rows: List[Dict[str, Any]], out_dir: Path) -> None:
     import pandas as pd
 
+    from .utils import atomic_write
+
     frame = pd.DataFrame(rows)
-    frame.to_csv(out_dir / "summary.csv", index=False)
+    atomic_write(out_dir / "summary.csv", lambda handle: frame.to_csv(handle, index=False), mode="w", encoding="utf-8")
     headline = frame[[c for c in SUMMARY_COLUMNS if c in frame.columns]]
     headline = headline.astype(object).where(headline.notna(), None)  # blank cells, not "nan"
-    (out_dir / "summary.md").write_text(headline.to_markdown(index=False, missingval="") + "\n" if _has_tabulate()
-                                        else headline.to_string(index=False) + "\n")
+    text = (headline.to_markdown(index=False, missingval="") + "\n" if _has_tabulate()
+            else headline.to_string(index=False) + "\n")
+    atomic_write(out_dir / "summary.md", lambda handle: handle.write(text), mode="w", encoding="utf-8")
     print("\n" + headline.to_string(index=False))
     print(f"\nexecuted notebooks and summary written to {out_dir}")
 
@@ -144,12 +197,25 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--timeout", type=int, default=3600, help="seconds allowed per cell (default 3600)")
     args = parser.parse_args(argv)
     profile = profile_name(args.profile)
-    lessons = [Path(p) for p in args.lessons] if args.lessons else sorted(_lessons_dir().glob("[0-9][0-9]_*.ipynb"))
-    missing = [str(p) for p in lessons if not p.exists()]
+    if args.timeout < 1:
+        parser.error(f"--timeout must be at least 1 second, got {args.timeout}")
+    if args.lessons:
+        lessons = [Path(p) for p in args.lessons]
+    else:
+        folder = _lessons_dir()
+        if not folder.is_dir():
+            parser.error(f"no lessons folder at {folder}: run from the repository root or pass --lessons")
+        lessons = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+        if not lessons:
+            parser.error(f"found no lessons (NN_name.ipynb) in {folder}: pass --lessons")
+    missing = [str(p) for p in lessons if not p.is_file()]
     if missing:
         parser.error(f"no such notebook: {', '.join(missing)}")
-    if not lessons:
-        parser.error("found no lessons: run from the repository root or pass --lessons")
+    not_notebooks = [str(p) for p in lessons if p.suffix != ".ipynb"]
+    if not_notebooks:
+        parser.error(f"not a notebook (.ipynb): {', '.join(not_notebooks)}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.error(f"--out {args.out} is a file, not a folder")
     rows = run_lessons(lessons, profile, Path(args.out), timeout=args.timeout)
     return 0 if all(r["status"] == "ok" for r in rows) else 1
 
