@@ -4,32 +4,33 @@ Translation by Jointly Learning to Align and Translate" (ICLR).
 A bidirectional GRU reads the source; at every target position the decoder
 
 1. scores every source annotation ``h_j`` against its *previous* state ``s_{i-1}`` with the
-   additive alignment model ``e_ij = v_a^T tanh(W_a s_{i-1} + U_a h_j + b)`` (appendix A.1.2),
+   additive alignment model ``e_ij = v_a^T tanh(W_a s_{i-1} + U_a h_j)`` (appendix A.1.2),
 2. turns the scores into weights ``alpha_ij = softmax_j(e_ij)`` (eq. 6; padding gets 0),
 3. averages the annotations into the context ``c_i = sum_j alpha_ij h_j`` (eq. 5),
 4. updates its GRU state ``s_i = GRU([E y_{i-1}; c_i], s_{i-1})`` (eq. 4, A.2.2),
 5. predicts ``y_i`` from ``[s_i; c_i; E y_{i-1}]`` (the "deep output", eq. 4 / A.2.2).
 
-Two simplifications, shared with the best-known public re-implementation
-(bentrevett/pytorch-seq2seq, notebook 3): the deep output is one linear layer instead of the
-paper's maxout layer (A.2.2), and it reads the *new* state ``s_i`` rather than ``s_{i-1}``.
-:meth:`BahdanauConfig.tutorial` gives that implementation's layer sizes (and ``s_0`` from
-both final encoder states); the default config follows the paper's ``s_0``.
+Three departures, shared with the best-known public re-implementation
+(bentrevett/pytorch-seq2seq, notebook 3), so that :meth:`BahdanauConfig.tutorial` has exactly
+its parameters: the deep output is one linear layer instead of the paper's maxout layer
+(A.2.2); it reads the *new* state ``s_i`` rather than ``s_{i-1}``; and the alignment model
+has a bias ``b`` inside the ``tanh`` (``U_a h_j + b``; the tutorial's ``nn.Linear`` has one,
+appendix A.1.2 has none). The tutorial configuration also starts ``s_0`` from both final
+encoder states; the default config follows the paper's ``s_0``.
 
 Speed (see ``bench/README.md``): the encoder is packed (no work on padding), ``U_a h_j + b``
-is computed once per sentence in :meth:`BahdanauSeq2Seq.encode`, and the training pass
-(:meth:`BahdanauSeq2Seq.forward`) packs the decoder too (step ``t`` runs only on the
-sentences whose target is still going) and moves everything that does not depend on the
-previous state out of the step loop: the target embeddings, their share of the GRU input
-projection, and the output layer (one large matrix product after the loop for every
-position whose argmax is not needed to choose the next input).
+is computed once per sentence in :meth:`BahdanauSeq2Seq.encode`, the decoder step calls the
+attention module unchecked (the mask was validated in ``encode``: no host--device
+synchronisation per step), and the training pass runs the packed decoder loop of
+:mod:`course_lib.models.packed` (step ``t`` runs only on the sentences whose target is still
+going; the target embeddings and their share of the GRU input projection are computed before
+the loop, the output layer after it wherever no argmax is needed).
 """
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -37,11 +38,11 @@ from torch import Tensor, nn
 
 from ..attention import AdditiveAttention
 from ..utils import dataclass_from_dict
-from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, lengths_to_pad_mask
+from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
 from .encoders import RNNEncoder
+from .packed import PackedPlan, packed_forward, plan_packed, scatter_rows  # noqa: F401 (transitional)
 
-__all__ = ["BahdanauConfig", "BahdanauSeq2Seq", "draw_teacher_forcing_coins", "sort_by_target_length",
-           "scatter_rows", "PackedSchedule", "packed_schedule"]
+__all__ = ["BahdanauConfig", "BahdanauSeq2Seq", "gru_cell"]
 
 
 @dataclass
@@ -59,8 +60,9 @@ class BahdanauConfig:
             A.2.2): ``s_0 = tanh(W_s h_1_backward)``; ``"both"`` (the public tutorial):
             ``s_0 = tanh(W_s [h_S_forward; h_1_backward])``.
 
-    Raises (in :class:`BahdanauSeq2Seq`):
-        ValueError: ``init_from`` is not ``"backward"`` or ``"both"``.
+    Raises:
+        ValueError: a size that is not a positive integer, ``dropout`` outside ``[0, 1)``,
+            ``init_from`` not ``"backward"`` or ``"both"`` (the message names the field).
     """
 
     emb_dim: int = 128
@@ -69,6 +71,15 @@ class BahdanauConfig:
     attn_dim: int = 256
     dropout: float = 0.3
     init_from: str = "backward"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field (also called by :class:`BahdanauSeq2Seq`); raises ValueError."""
+        check_config_sizes(self, ("emb_dim", "enc_hidden_dim", "dec_hidden_dim", "attn_dim"), ("dropout",))
+        if self.init_from not in ("backward", "both"):
+            raise ValueError(f"BahdanauConfig.init_from must be 'backward' or 'both', got {self.init_from!r}")
 
     @classmethod
     def tutorial(cls) -> "BahdanauConfig":
@@ -87,88 +98,29 @@ class BahdanauConfig:
         return dataclass_from_dict(cls, values)
 
 
-def draw_teacher_forcing_coins(num_positions: int, ratio: float) -> List[bool]:
-    """One teacher-forcing coin per target position, drawn up front.
-
-    Position 0 always reads ``<sos>`` (True). For ``t >= 1`` the coin is
-    ``random.random() < ratio``, drawn in order from Python's ``random`` exactly as
-    :meth:`Seq2Seq.forward` draws it (none are drawn when ``ratio >= 1``), so a seeded run
-    takes the same decisions in the fast and the step-by-step training pass.
-
-    Returns:
-        ``num_positions`` booleans: True = feed the gold previous word.
-    """
-    if ratio >= 1.0:
-        return [True] * num_positions
-    return [True] + [random.random() < ratio for _ in range(num_positions - 1)]
+def packed_schedule(model: Seq2Seq, src: Tensor, src_lens: Tensor, tgt: Tensor, ratio: float) -> PackedPlan:
+    """Transitional alias kept for ``gnmt.py`` until it calls :func:`course_lib.models.packed.plan_packed`
+    (``plan_packed(model.encode(src, src_lens), tgt, model.pad_id, ratio)``); to be removed."""
+    return plan_packed(model.encode(src, src_lens), tgt, model.pad_id, ratio)
 
 
-def sort_by_target_length(tgt: Tensor, pad_id: int) -> tuple[Tensor, List[int]]:
-    """Order a batch for a packed decoder loop (longest target first).
+def gru_cell(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor) -> Tensor:
+    """``torch.nn.GRUCell`` with the input projection given (Cho et al. 2014, eq. 5-8).
 
     Args:
-        tgt: ``[B, T]`` targets, each row ``<sos> ... <eos>`` followed by padding only.
-        pad_id: id of ``<pad>``.
+        gi: ``[B, 3H]`` the input projection ``W_ih x + b_ih`` (gates ``r, z, n``).
+        h: ``[B, H]`` the previous state. weight_hh, bias_hh: the cell's ``[3H, H]``, ``[3H]``.
 
     Returns:
-        ``order`` ``[B]`` (long, same device: the sentences, longest target first) and
-        ``active``: for every predicted position ``t < T - 1``, how many sentences still
-        have a real target there (non-increasing, so step ``t`` runs on the first
-        ``active[t]`` sentences of the ordered batch; trailing zeros mean nothing to do).
+        The new state ``[B, H]``, equal to ``nn.GRUCell`` up to rounding.
     """
-    T = tgt.size(1) - 1
-    out_lens = (tgt[:, 1:] != pad_id).sum(1)  # [B] predicted positions, <eos> included
-    out_lens, order = out_lens.sort(descending=True, stable=True)
-    active = (out_lens.unsqueeze(0) > torch.arange(T, device=tgt.device).unsqueeze(1)).sum(1)  # [T]
-    return order, active.tolist()
-
-
-@dataclass
-class PackedSchedule:
-    """How a packed training pass walks a batch (see :func:`packed_schedule`).
-
-    Attributes:
-        enc: the encoder dictionary with its rows in ``order`` (longest target first).
-        order: ``[B]`` the sentences, longest target first.
-        active: per position, how many of the ordered sentences still have a real target.
-        steps: positions with at least one real target.
-        gold: per position, True = feed the gold previous word (teacher forcing).
-        need_now: per position, True = its logits are needed inside the loop (their argmax
-            is the next input); the others can be computed after the loop.
-        tgt_in: ``[B, steps]`` the decoder inputs in ``order``.
-    """
-
-    enc: TensorDict
-    order: Tensor
-    active: List[int]
-    steps: int
-    gold: List[bool]
-    need_now: List[bool]
-    tgt_in: Tensor
-
-
-def packed_schedule(model: Seq2Seq, src: Tensor, src_lens: Tensor, tgt: Tensor, ratio: float) -> PackedSchedule:
-    """Encode a batch and plan a packed decoder loop: the set-up shared by the fast training
-    passes of :class:`BahdanauSeq2Seq` and :class:`~course_lib.models.LuongSeq2Seq`.
-
-    Draws the teacher-forcing coins (:func:`draw_teacher_forcing_coins`), orders the batch by
-    target length (:func:`sort_by_target_length`) and reorders the encoder dictionary to match.
-    """
-    T = tgt.size(1) - 1
-    gold = draw_teacher_forcing_coins(T, ratio)
-    enc = model.encode(src, src_lens)
-    order, active = sort_by_target_length(tgt, model.pad_id)  # the active sentences are a prefix
-    steps = sum(1 for n in active if n > 0)
-    enc = {k: v.index_select(0, order) for k, v in enc.items()}
-    need_now = [t + 1 < steps and not gold[t + 1] for t in range(steps)]  # argmax feeds step t+1
-    return PackedSchedule(enc, order, active, steps, gold, need_now, tgt.index_select(0, order)[:, :steps])
-
-
-def scatter_rows(chunks: List[Tensor], rows: List[Tensor], num_rows: int) -> Tensor:
-    """Put the rows ``cat(chunks)`` (``[N, X]``) at flat positions ``cat(rows)`` of a zero
-    ``[num_rows, X]`` tensor (differentiable; used to unpack a packed decoder's outputs)."""
-    flat = torch.cat(chunks)
-    return flat.new_zeros(num_rows, flat.size(-1)).index_copy(0, torch.cat(rows), flat)
+    gh = torch.nn.functional.linear(h, weight_hh, bias_hh)  # [B, 3H]
+    i_r, i_z, i_n = gi.chunk(3, dim=-1)
+    h_r, h_z, h_n = gh.chunk(3, dim=-1)
+    r = torch.sigmoid(i_r + h_r)
+    z = torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    return n + z * (h - n)  # = (1 - z) * n + z * h
 
 
 class BahdanauSeq2Seq(Seq2Seq):
@@ -179,14 +131,16 @@ class BahdanauSeq2Seq(Seq2Seq):
     Decoder step ``i`` (sec. 3.1, A.1.2, A.2.2)::
 
         e_ij  = v_a^T tanh(W_a s_{i-1} + U_a h_j + b)     score of source position j
-        alpha = masked softmax_j(e_ij)                    0.0 exactly at padding
-        c_i   = sum_j alpha_ij h_j
+        alpha = masked softmax_j(e_ij)                    0.0 exactly at padding (eq. 6)
+        c_i   = sum_j alpha_ij h_j                        (eq. 5)
         s_i   = GRU([E y_{i-1}; c_i], s_{i-1})
         logits_i = W_o [s_i; c_i; E y_{i-1}] + b_o        ("deep output", one linear layer)
 
     The alignment model is :class:`course_lib.attention.AdditiveAttention` (``W_a``,
-    ``U_a``, ``v_a`` without bias) plus one bias vector ``attn_bias`` ``[A]``, so it has
-    exactly the parameters of ``Linear(H + 2 H_enc -> A) + v`` used by the public tutorial.
+    ``U_a``, ``v_a``, no bias, as in A.1.2) plus this model's own bias vector ``attn_bias``
+    (``b``, ``[A]``, initialised to 0) added to the projected keys: **not in the paper**; it
+    gives the alignment model exactly the parameters of the public tutorial's
+    ``Linear(H + 2 H_enc -> A) + v``, so that the benchmark compares equal models.
 
     Args:
         src_vocab_size, tgt_vocab_size: ``V_src``, ``V``.
@@ -209,7 +163,9 @@ class BahdanauSeq2Seq(Seq2Seq):
         step = model.decode_step(batch.tgt[:, 0], state, enc)   # logits [B, V], attn_weights [B, S]
 
     Raises:
-        ValueError: unknown ``config.init_from``.
+        TypeError: ``config`` is not a :class:`BahdanauConfig`.
+        ValueError: a bad field of ``config`` (named in the message); a vocabulary size that
+            is not a positive integer; a special id outside the vocabularies.
     """
 
     has_attention = True
@@ -217,15 +173,18 @@ class BahdanauSeq2Seq(Seq2Seq):
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, config: Optional[BahdanauConfig] = None,
                  pad_id: int = 0, sos_id: int = 2, eos_id: int = 3):
         super().__init__(src_vocab_size, tgt_vocab_size, pad_id, sos_id, eos_id)
-        self.config = config = config or BahdanauConfig()
-        if config.init_from not in ("backward", "both"):
-            raise ValueError(f"init_from must be 'backward' or 'both', got {config.init_from!r}")
+        config = BahdanauConfig() if config is None else config
+        if not isinstance(config, BahdanauConfig):
+            raise TypeError(f"config must be a BahdanauConfig (or None), got {type(config).__name__}; "
+                            "use BahdanauConfig.from_dict(...) for a dictionary")
+        config.validate()
+        self.config = config
         E, H_enc, H, A = config.emb_dim, config.enc_hidden_dim, config.dec_hidden_dim, config.attn_dim
         self.encoder = RNNEncoder(src_vocab_size, E, H_enc, num_layers=1, dropout=config.dropout,
                                   cell="gru", bidirectional=True, pad_id=pad_id)
         self.init_proj = nn.Linear(H_enc * (2 if config.init_from == "both" else 1), H)  # W_s
         self.attention = AdditiveAttention(query_dim=H, key_dim=2 * H_enc, attn_dim=A)
-        self.attn_bias = nn.Parameter(torch.zeros(A))  # b of e_ij, folded into the projected keys
+        self.attn_bias = nn.Parameter(torch.zeros(A))  # b of e_ij (not in the paper, see above)
         self.tgt_embedding = nn.Embedding(tgt_vocab_size, E, padding_idx=pad_id)
         self.rnn = nn.GRUCell(E + 2 * H_enc, H)  # input [E y_{i-1}; c_i]
         self.out = nn.Linear(H + 2 * H_enc + E, tgt_vocab_size)  # deep output on [s_i; c_i; E y_{i-1}]
@@ -236,9 +195,9 @@ class BahdanauSeq2Seq(Seq2Seq):
         """Encode ``src [B, S]`` (lengths ``src_lens [B]``); see the class docstring for the keys.
 
         Raises:
-            ValueError: a length below 1.
+            ValueError: a bad source batch (see :meth:`Seq2Seq.source_pad_mask`).
         """
-        src_pad_mask = lengths_to_pad_mask(src_lens.to(src.device), src.size(1))  # checks lengths >= 1
+        src_pad_mask = self.source_pad_mask(src, src_lens)  # the one check of this batch
         enc_outputs, hidden = self.encoder(src, src_lens)  # [B, S, 2 H_enc], [2, B, H_enc]
         if self.config.init_from == "both":
             final = torch.cat([hidden[0], hidden[1]], dim=-1)  # [B, 2 H_enc]
@@ -247,7 +206,7 @@ class BahdanauSeq2Seq(Seq2Seq):
         return {
             "enc_outputs": enc_outputs,
             "src_pad_mask": src_pad_mask,
-            "proj_keys": self.attention.project_keys(enc_outputs) + self.attn_bias,  # [B, S, A]
+            "proj_keys": self.attention.project_keys(enc_outputs) + self.attn_bias,  # U_a h_j + b: [B, S, A]
             "h0": torch.tanh(self.init_proj(final)),  # [B, H]
         }
 
@@ -258,45 +217,72 @@ class BahdanauSeq2Seq(Seq2Seq):
     def attend(self, query: Tensor, enc: TensorDict) -> tuple[Tensor, Tensor]:
         """Additive attention of ``query`` (``s_{i-1}``, ``[B, H]``) over the encoded batch.
 
-        Same result as ``self.attention(query, enc_outputs, mask=src_pad_mask,
-        proj_keys=enc["proj_keys"])``; the mask was already validated in :meth:`encode`, so
-        the per-step check (a host synchronisation on a GPU) is skipped.
+        ``self.attention(query, enc_outputs, mask=src_pad_mask, proj_keys=enc["proj_keys"],
+        check=False)``: the mask was validated in :meth:`encode`, so the per-step call skips
+        the checks (and the host--device synchronisation they would cost on a GPU).
 
         Returns:
-            ``context [B, 2 H_enc]`` and ``weights [B, S]`` (exactly 0.0 at padding).
+            ``context [B, 2 H_enc]`` (``c_i``, eq. 5) and ``weights [B, S]`` (``alpha_i``,
+            eq. 6; exactly 0.0 at padding).
         """
-        scores = self.attention.score(query, enc["proj_keys"])  # [B, S]
-        weights = scores.masked_fill(enc["src_pad_mask"], float("-inf")).softmax(-1)
-        context = torch.bmm(weights.unsqueeze(1), enc["enc_outputs"]).squeeze(1)  # [B, 2 H_enc]
-        return context, weights
+        return self.attention(query, enc["enc_outputs"], mask=enc["src_pad_mask"], proj_keys=enc["proj_keys"],
+                              check=False)
+
+    def input_weights(self) -> tuple[Tensor, Tensor]:
+        """The GRU input projection split by what it reads: ``W_ih[:, :E]`` (``E y_{i-1}``) and
+        ``W_ih[:, E:]`` (``c_i``). Sliced once per pass: a slice taken at every step would cost
+        a full-size gradient buffer per step in the backward pass."""
+        E = self.config.emb_dim
+        return self.rnn.weight_ih[:, :E], self.rnn.weight_ih[:, E:]
+
+    def embed(self, tokens: Tensor, weights: Optional[tuple[Tensor, Tensor]] = None) -> tuple[Tensor, Tensor]:
+        """Decoder-input features of target words ``[...]``: ``E y`` ``[..., E]`` (after dropout)
+        and its share of the GRU input projection ``W_ih[:, :E] E y + b_ih`` ``[..., 3H]``.
+        ``weights``: :meth:`input_weights`, if already at hand."""
+        w_emb, _ = weights or self.input_weights()
+        emb = self.dropout(self.embed_tokens(self.tgt_embedding, tokens))
+        return emb, F.linear(emb, w_emb, self.rnn.bias_ih)
+
+    def step(self, inputs: tuple[Tensor, Tensor], state: TensorDict, enc: TensorDict,
+             weights: Optional[tuple[Tensor, Tensor]] = None) -> tuple[TensorDict, Tensor, Tensor]:
+        """One target position without the output layer (the equations of the class docstring).
+
+        Args:
+            inputs: :meth:`embed` of ``y_{i-1}`` (``[B, E]``, ``[B, 3H]``). state: ``{"h": s_{i-1}}``.
+            enc: the encoder dictionary. weights: :meth:`input_weights`, if already at hand.
+
+        Returns:
+            ``({"h": s_i}, [s_i; c_i; E y_{i-1}] [B, H + 2 H_enc + E], alpha_i [B, S])``.
+        """
+        _, w_ctx = weights or self.input_weights()
+        emb, gi_emb = inputs
+        s_prev = state["h"]
+        context, alpha = self.attend(s_prev, enc)  # c_i, alpha_i from s_{i-1}
+        s = gru_cell(gi_emb + F.linear(context, w_ctx), s_prev, self.rnn.weight_hh, self.rnn.bias_hh)  # s_i
+        return {"h": s}, torch.cat([s, context, emb], dim=-1), alpha
 
     def decode_step(self, prev_tokens: Tensor, state: TensorDict, enc: TensorDict) -> StepOutput:
-        """One target position (see the class docstring); ``attn_weights`` are ``alpha_i [B, S]``."""
-        s_prev = state["h"]
-        context, weights = self.attend(s_prev, enc)
-        embedded = self.dropout(self.tgt_embedding(prev_tokens))  # [B, E]
-        s = self.rnn(torch.cat([embedded, context], dim=-1), s_prev)  # [B, H]
-        logits = self.out(torch.cat([s, context, embedded], dim=-1))  # [B, V]
-        return StepOutput(logits, {"h": s}, weights)
+        """One target position (see the class docstring); ``attn_weights`` are ``alpha_i [B, S]``.
+
+        No tensor value is read on the host (no host--device synchronisation).
+
+        Raises:
+            ValueError: ``prev_tokens`` not ``[B]`` integer ids of the target vocabulary; batch
+                sizes of ``prev_tokens``, ``state`` and ``enc`` that differ.
+        """
+        self.check_step_args(prev_tokens, state, enc)
+        new_state, features, alpha = self.step(self.embed(prev_tokens), state, enc)
+        return StepOutput(self.out(features), new_state, alpha)
 
     # --- fast training pass --------------------------------------------------------------
     def forward(self, src: Tensor, src_lens: Tensor, tgt: Tensor, teacher_forcing_ratio: float = 1.0) -> Seq2SeqOutput:
-        """Training pass with the decisions of :meth:`Seq2Seq.forward`, restructured for speed.
+        """Training pass: :meth:`decode_step`'s equations in the packed decoder loop.
 
-        Same teacher-forcing decisions as the base loop (one coin per position for the whole
-        batch, drawn with :func:`draw_teacher_forcing_coins`, so a seeded run matches it) and
-        the same numbers up to floating-point rounding at every position whose target is a
-        real token. What changes is where the work happens:
-
-        - the decoder is *packed*: sentences are ordered by target length and step ``t``
-          runs only on the sentences whose target still has a real token at ``t``, so no
-          work is spent after a sentence's ``<eos>``;
-        - ``E y`` of every gold input word, and its share ``W_ih[:, :E] E y + b_ih`` of the
-          GRU input projection, come from one matrix product before the loop;
-        - the GRU cell is written out (gates ``r, z, n`` as in ``torch.nn.GRUCell``) so the
-          loop only adds ``W_ih[:, E:] c_i``;
-        - the output layer runs after the loop, as one matrix product over every position
-          whose argmax does not choose the next input (all of them at teacher forcing 1.0).
+        Same teacher-forcing decisions as :meth:`Seq2Seq.forward` (a seeded run matches it)
+        and the same numbers up to rounding at every position whose target is a real token;
+        :func:`course_lib.models.packed.packed_forward` runs step ``t`` only on the sentences
+        still going, embeds the gold words (and their share of the GRU input projection) once
+        before the loop and applies the output layer after it wherever no argmax is needed.
 
         Args:
             src: ``[B, S]``; src_lens: ``[B]``; tgt: ``[B, T]``, each row ``<sos> ... <eos>``
@@ -309,65 +295,11 @@ class BahdanauSeq2Seq(Seq2Seq):
             logits and weights are 0 (the loss ignores them).
 
         Raises:
-            ValueError: ``teacher_forcing_ratio`` outside ``[0, 1]``, batch sizes that differ,
-                a source length below 1.
+            ValueError: see :meth:`Seq2Seq.check_forward_args` and :meth:`encode`.
         """
         self.check_forward_args(src, src_lens, tgt, teacher_forcing_ratio)
-        B, T = tgt.size(0), tgt.size(1) - 1
-        plan = packed_schedule(self, src, src_lens, tgt, teacher_forcing_ratio)
-        enc, order, active, steps = plan.enc, plan.order, plan.active, plan.steps
-        gold, need_now = plan.gold, plan.need_now
-        tgt_in = plan.tgt_in
-
-        E = self.config.emb_dim
-        w_ih_emb, w_ih_ctx = self.rnn.weight_ih[:, :E], self.rnn.weight_ih[:, E:]
-        gold_emb = self.dropout(self.tgt_embedding(tgt_in))  # [B, T, E]
-        gold_gi = F.linear(gold_emb, w_ih_emb, self.rnn.bias_ih)  # [B, T, 3H]
-
-        s = enc["h0"]
-        later_feats: List[Tensor] = []  # [s_i; c_i; E y_{i-1}] of positions scored after the loop
-        later_rows: List[Tensor] = []
-        now_logits: List[Tensor] = []
-        now_rows: List[Tensor] = []
-        weights: List[Tensor] = []
-        weight_rows: List[Tensor] = []
-        row_ids = order * T  # [B] flat index of (sentence, position 0) in the [B * T] output
-        prev_logits: Optional[Tensor] = None
-        for t in range(steps):
-            n = active[t]
-            if gold[t]:
-                emb_t, gi_emb = gold_emb[:n, t], gold_gi[:n, t]
-            else:
-                emb_t = self.dropout(self.tgt_embedding(prev_logits[:n].argmax(-1)))
-                gi_emb = F.linear(emb_t, w_ih_emb, self.rnn.bias_ih)
-            enc_t = {"proj_keys": enc["proj_keys"][:n], "src_pad_mask": enc["src_pad_mask"][:n],
-                     "enc_outputs": enc["enc_outputs"][:n]}
-            context, alpha = self.attend(s[:n], enc_t)
-            s = self._gru_cell(gi_emb + F.linear(context, w_ih_ctx), s[:n])
-            feat = torch.cat([s, context, emb_t], dim=-1)  # [n, H + 2 H_enc + E]
-            rows = row_ids[:n] + t
-            weights.append(alpha)
-            weight_rows.append(rows)
-            if need_now[t]:
-                prev_logits = self.out(feat)
-                now_logits.append(prev_logits)
-                now_rows.append(rows)
-            else:
-                later_feats.append(feat)
-                later_rows.append(rows)
-        if later_feats:
-            now_logits.append(self.out(torch.cat(later_feats)))  # one product for all of them
-            now_rows.append(torch.cat(later_rows))
-        logits = scatter_rows(now_logits, now_rows, B * T)  # [B * T, V]
-        attn = scatter_rows(weights, weight_rows, B * T)  # [B * T, S]
-        return Seq2SeqOutput(logits.view(B, T, -1), attn.view(B, T, -1))  # [B, T, V], [B, T, S]
-
-    def _gru_cell(self, gi: Tensor, h: Tensor) -> Tensor:
-        """``torch.nn.GRUCell`` with the input projection ``gi = W_ih x + b_ih`` given: ``[B, 3H]``."""
-        gh = F.linear(h, self.rnn.weight_hh, self.rnn.bias_hh)  # [B, 3H]
-        i_r, i_z, i_n = gi.chunk(3, dim=-1)
-        h_r, h_z, h_n = gh.chunk(3, dim=-1)
-        r = torch.sigmoid(i_r + h_r)
-        z = torch.sigmoid(i_z + h_z)
-        n = torch.tanh(i_n + r * h_n)
-        return n + z * (h - n)  # = (1 - z) * n + z * h
+        enc = self.encode(src, src_lens)
+        w = self.input_weights()
+        return packed_forward(enc, self.init_state(enc), tgt, embed=lambda tokens: self.embed(tokens, w),
+                              step=lambda inputs, state, enc_t: self.step(inputs, state, enc_t, w),
+                              output=self.out, pad_id=self.pad_id, teacher_forcing_ratio=teacher_forcing_ratio)

@@ -18,6 +18,8 @@ precomputed attention keys).
 
 from __future__ import annotations
 
+import math
+import numbers
 import random
 from dataclasses import dataclass
 from typing import Dict, Optional
@@ -25,11 +27,49 @@ from typing import Dict, Optional
 import torch
 from torch import Tensor, nn
 
+from ..attention import require_fraction, require_positive_int
 from ..utils import lengths_to_pad_mask
 
-__all__ = ["Seq2Seq", "StepOutput", "Seq2SeqOutput", "select_batch", "lengths_to_pad_mask"]
+__all__ = ["Seq2Seq", "StepOutput", "Seq2SeqOutput", "select_batch", "lengths_to_pad_mask",
+           "check_config_sizes"]
 
 TensorDict = Dict[str, Tensor]
+
+
+def check_config_sizes(config, sizes=(), fractions=()) -> None:
+    """Validate the fields of a model configuration dataclass (used by every model's config).
+
+    Args:
+        config: the dataclass instance.
+        sizes: names of fields that must be positive integers (``emb_dim``, ``num_layers``...).
+        fractions: names of fields that must be numbers in ``[0, 1)`` (dropout rates).
+
+    Raises:
+        ValueError: naming the field, e.g. ``BahdanauConfig.emb_dim must be a positive
+            integer, got 0``.
+    """
+    for name in sizes:
+        require_positive_int(getattr(config, name), f"{type(config).__name__}.{name}")
+    for name in fractions:
+        require_fraction(getattr(config, name), f"{type(config).__name__}.{name}")
+
+
+def _check_ids(name: str, ids, rank: int, shape: str) -> None:
+    """``ids`` must be a non-empty integer tensor of rank ``rank`` (no value is read)."""
+    if not isinstance(ids, Tensor):
+        raise ValueError(f"{name} must be a tensor {shape} of token ids, got {type(ids).__name__}")
+    if ids.dtype.is_floating_point or ids.is_complex() or ids.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
+    if ids.dim() != rank:
+        raise ValueError(f"{name} must be {shape}, got shape {tuple(ids.shape)}")
+    if ids.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(ids.shape)}): a batch needs at least one sentence and token")
+
+
+def _check_range(name: str, lo: int, hi: int, vocab_size: int, which: str) -> None:
+    if lo < 0 or hi >= vocab_size:
+        raise ValueError(f"{name} holds ids in [{lo}, {hi}] but the {which} vocabulary has {vocab_size} entries; "
+                         f"ids must be in [0, {vocab_size}) (was the batch built with this model's vocabularies?)")
 
 
 def select_batch(tensors: TensorDict, index: Tensor) -> TensorDict:
@@ -92,11 +132,16 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, pad_id: int = 0, sos_id: int = 2, eos_id: int = 3):
         super().__init__()
-        self.src_vocab_size = src_vocab_size
-        self.tgt_vocab_size = tgt_vocab_size
-        self.pad_id = pad_id
-        self.sos_id = sos_id
-        self.eos_id = eos_id
+        self.src_vocab_size = require_positive_int(src_vocab_size, "src_vocab_size")
+        self.tgt_vocab_size = require_positive_int(tgt_vocab_size, "tgt_vocab_size")
+        for name, value in (("pad_id", pad_id), ("sos_id", sos_id), ("eos_id", eos_id)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) \
+                    or not 0 <= value < min(self.src_vocab_size, self.tgt_vocab_size):
+                raise ValueError(f"{name} must be an integer id in both vocabularies, in "
+                                 f"[0, {min(self.src_vocab_size, self.tgt_vocab_size)}), got {value!r}")
+        self.pad_id = int(pad_id)
+        self.sos_id = int(sos_id)
+        self.eos_id = int(eos_id)
 
     # --- the interface -------------------------------------------------------------------
     def encode(self, src: Tensor, src_lens: Tensor) -> TensorDict:
@@ -142,20 +187,106 @@ class Seq2Seq(nn.Module):
         """
         return None
 
-    # --- shared machinery ----------------------------------------------------------------
-    @staticmethod
-    def check_forward_args(src: Tensor, src_lens: Tensor, tgt: Tensor, teacher_forcing_ratio: float) -> None:
-        """Validate the arguments of a training forward pass (shared by every model's ``forward``).
+    # --- input checks (every model calls them first) ------------------------------------
+    def source_pad_mask(self, src: Tensor, src_lens: Tensor) -> Tensor:
+        """Validate a source batch and return its ``src_pad_mask`` (what :meth:`encode` calls first).
+
+        The one check of the source per batch: the mask is built and validated here by
+        :func:`course_lib.utils.lengths_to_pad_mask`, so the decoder steps that use it need
+        not check it again (they run without host--device synchronisation).
+
+        Args:
+            src: ``[B, S]`` integer ids in ``[0, src_vocab_size)``.
+            src_lens: ``[B]`` integer lengths in ``[1, S]``.
+
+        Returns:
+            ``src_pad_mask`` ``[B, S]`` bool on ``src``'s device, True at padding.
 
         Raises:
-            ValueError: ``teacher_forcing_ratio`` outside ``[0, 1]``, or batch sizes that differ.
+            ValueError: ``src`` is not a non-empty 2-D integer tensor or holds ids outside the
+                source vocabulary; ``src_lens`` is not ``[B]`` integers, or a length is below 1
+                or longer than ``src.size(1)``.
         """
-        if not 0.0 <= teacher_forcing_ratio <= 1.0:
-            raise ValueError(f"teacher_forcing_ratio must be in [0, 1], got {teacher_forcing_ratio}")
+        _check_ids("src", src, 2, "[B, S]")
+        if not isinstance(src_lens, Tensor) or src_lens.dim() != 1 or src_lens.size(0) != src.size(0):
+            raise ValueError(f"src_lens must be a 1-D tensor [B] with B = src.size(0) = {src.size(0)}, "
+                             f"got {tuple(src_lens.shape) if isinstance(src_lens, Tensor) else type(src_lens).__name__}")
+        mask = lengths_to_pad_mask(src_lens.to(src.device), src.size(1))  # checks dtype and 1 <= len <= S
+        lo, hi = torch.aminmax(src)
+        _check_range("src", int(lo), int(hi), self.src_vocab_size, "source")
+        return mask
+
+    def check_forward_args(self, src: Tensor, src_lens: Tensor, tgt: Tensor, teacher_forcing_ratio: float) -> None:
+        """Validate the arguments of a training forward pass (shared by every model's ``forward``).
+
+        The source itself is checked by :meth:`encode` (:meth:`source_pad_mask`).
+
+        Raises:
+            ValueError: ``teacher_forcing_ratio`` not a number in ``[0, 1]``; ``tgt`` not a 2-D
+                integer tensor ``[B, T]`` with ``T >= 2`` (``<sos>`` and at least one word to
+                predict) and ids in ``[0, tgt_vocab_size)``; no real target token in the whole
+                batch; batch sizes of ``src``, ``src_lens`` and ``tgt`` that differ.
+        """
+        r = teacher_forcing_ratio
+        if isinstance(r, bool) or not isinstance(r, numbers.Real) or math.isnan(r) or not 0.0 <= r <= 1.0:
+            raise ValueError(f"teacher_forcing_ratio must be a number in [0, 1], got {r!r}")
+        _check_ids("src", src, 2, "[B, S]")
+        _check_ids("tgt", tgt, 2, "[B, T]")
+        if not isinstance(src_lens, Tensor) or src_lens.dim() != 1:
+            raise ValueError(f"src_lens must be a 1-D tensor [B], got "
+                             f"{tuple(src_lens.shape) if isinstance(src_lens, Tensor) else type(src_lens).__name__}")
         if src.size(0) != tgt.size(0) or src.size(0) != src_lens.size(0):
             raise ValueError(
                 f"batch sizes differ: src {tuple(src.shape)}, src_lens {tuple(src_lens.shape)}, tgt {tuple(tgt.shape)}"
             )
+        if tgt.size(1) < 2:
+            raise ValueError(f"tgt must have at least 2 positions (<sos> and a word to predict), got shape "
+                             f"{tuple(tgt.shape)}: with only <sos> there is nothing to predict")
+        lo, hi = torch.aminmax(tgt)
+        _check_range("tgt", int(lo), int(hi), self.tgt_vocab_size, "target")
+        if not bool((tgt[:, 1:] != self.pad_id).any()):
+            raise ValueError("tgt holds no real token after <sos> (only padding): nothing to predict")
+
+    def check_step_args(self, prev_tokens: Tensor, state: TensorDict, enc: TensorDict) -> None:
+        """Validate the arguments of :meth:`decode_step` without reading any tensor value (no
+        host--device synchronisation, so it runs at every step).
+
+        Ids outside the vocabulary are caught where the embedding looks them up
+        (:meth:`embed_tokens`).
+
+        Raises:
+            ValueError: ``prev_tokens`` is not a 1-D integer tensor ``[B]``; ``enc`` lacks
+                ``enc_outputs``; a tensor of ``state`` or ``enc`` has another batch size.
+        """
+        _check_ids("prev_tokens", prev_tokens, 1, "[B] (one id per sentence)")
+        if not isinstance(enc, dict) or not isinstance(enc.get("enc_outputs"), Tensor):
+            raise ValueError("enc must be the dictionary returned by encode() (with enc_outputs)")
+        if not isinstance(state, dict):
+            raise ValueError(f"state must be the dictionary from init_state() or a previous step, "
+                             f"got {type(state).__name__}")
+        B = prev_tokens.size(0)
+        for where, tensors in (("enc", enc), ("state", state)):
+            for key, value in tensors.items():
+                if not isinstance(value, Tensor) or value.dim() == 0 or value.size(0) != B:
+                    raise ValueError(f"prev_tokens has batch size {B} but {where}[{key!r}] has shape "
+                                     f"{tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__}; "
+                                     "reorder both with select_batch")
+
+    @staticmethod
+    def embed_tokens(embedding: nn.Embedding, tokens: Tensor) -> Tensor:
+        """``embedding(tokens)``, with an id outside the vocabulary reported as a ValueError.
+
+        No value is read on the host: on a CPU torch's own range check is translated; on a
+        GPU an out-of-range id is a device-side assertion (validate ids with the batch).
+
+        Raises:
+            ValueError: an id outside ``[0, embedding.num_embeddings)`` (CPU tensors).
+        """
+        try:
+            return embedding(tokens)
+        except IndexError:
+            raise ValueError(f"token ids must be in [0, {embedding.num_embeddings}) (the vocabulary), got "
+                             f"ids in [{int(tokens.min())}, {int(tokens.max())}]") from None
 
     def forward(self, src: Tensor, src_lens: Tensor, tgt: Tensor, teacher_forcing_ratio: float = 1.0) -> Seq2SeqOutput:
         """Training forward pass with teacher forcing.
@@ -174,7 +305,7 @@ class Seq2Seq(nn.Module):
             :class:`Seq2SeqOutput` with logits ``[B, T-1, V]`` predicting ``tgt[:, 1:]``.
 
         Raises:
-            ValueError: ``teacher_forcing_ratio`` outside ``[0, 1]`` or batch sizes that differ.
+            ValueError: as :meth:`check_forward_args` and :meth:`encode` (:meth:`source_pad_mask`).
         """
         self.check_forward_args(src, src_lens, tgt, teacher_forcing_ratio)
         enc = self.encode(src, src_lens)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from torch import Tensor, nn
 
-from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, lengths_to_pad_mask
+from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
 from .encoders import RNNEncoder
 
 __all__ = ["VanillaConfig", "VanillaSeq2Seq"]
@@ -23,12 +23,23 @@ class VanillaConfig:
     Attributes:
         emb_dim: ``E``. hidden_dim: ``H`` of every LSTM layer. num_layers: encoder and decoder depth.
         dropout: on embeddings, between layers and before the output layer.
+
+    Raises:
+        ValueError: a size that is not a positive integer or ``dropout`` outside ``[0, 1)``
+            (the message names the field).
     """
 
     emb_dim: int = 256
     hidden_dim: int = 512
     num_layers: int = 2
     dropout: float = 0.3
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field (also called by :class:`VanillaSeq2Seq`); raises ValueError."""
+        check_config_sizes(self, ("emb_dim", "hidden_dim", "num_layers"), ("dropout",))
 
 
 class VanillaSeq2Seq(Seq2Seq):
@@ -43,12 +54,21 @@ class VanillaSeq2Seq(Seq2Seq):
 
     Encoder dictionary: ``enc_outputs [B, S, H]``, ``src_pad_mask [B, S]``, ``h0``/``c0``
     ``[B, L, H]``. Decoder state: ``h``/``c`` ``[B, L, H]`` (batch-first so search can reorder).
+
+    Raises:
+        TypeError: ``config`` is not a :class:`VanillaConfig`.
+        ValueError: a bad field of ``config`` (named in the message); a vocabulary size that
+            is not a positive integer; a special id outside the vocabularies.
     """
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, config: VanillaConfig | None = None,
                  pad_id: int = 0, sos_id: int = 2, eos_id: int = 3):
         super().__init__(src_vocab_size, tgt_vocab_size, pad_id, sos_id, eos_id)
-        self.config = config = config or VanillaConfig()
+        config = VanillaConfig() if config is None else config
+        if not isinstance(config, VanillaConfig):
+            raise TypeError(f"config must be a VanillaConfig (or None), got {type(config).__name__}")
+        config.validate()
+        self.config = config
         self.encoder = RNNEncoder(src_vocab_size, config.emb_dim, config.hidden_dim, config.num_layers,
                                   config.dropout, cell="lstm", pad_id=pad_id)
         self.tgt_embedding = nn.Embedding(tgt_vocab_size, config.emb_dim, padding_idx=pad_id)
@@ -58,11 +78,16 @@ class VanillaSeq2Seq(Seq2Seq):
         self.out = nn.Linear(config.hidden_dim, tgt_vocab_size)
 
     def encode(self, src: Tensor, src_lens: Tensor) -> TensorDict:
-        """See :meth:`Seq2Seq.encode`."""
+        """See :meth:`Seq2Seq.encode`.
+
+        Raises:
+            ValueError: a bad source batch (see :meth:`Seq2Seq.source_pad_mask`).
+        """
+        src_pad_mask = self.source_pad_mask(src, src_lens)
         enc_outputs, (h, c) = self.encoder(src, src_lens)
         return {
             "enc_outputs": enc_outputs,  # [B, S, H]
-            "src_pad_mask": lengths_to_pad_mask(src_lens.to(src.device), src.size(1)),
+            "src_pad_mask": src_pad_mask,
             "h0": h.transpose(0, 1),  # [B, L, H]
             "c0": c.transpose(0, 1),
         }
@@ -72,13 +97,19 @@ class VanillaSeq2Seq(Seq2Seq):
         return {"h": enc["h0"], "c": enc["c0"]}
 
     def _run_decoder(self, tgt_in: Tensor, h: Tensor, c: Tensor):
-        embedded = self.dropout(self.tgt_embedding(tgt_in))  # [B, T, E]
+        embedded = self.dropout(self.embed_tokens(self.tgt_embedding, tgt_in))  # [B, T, E]
         hx = (h.transpose(0, 1).contiguous(), c.transpose(0, 1).contiguous())  # [L, B, H]
         outputs, (h, c) = self.decoder_rnn(embedded, hx)  # [B, T, H]
         return self.out(self.dropout(outputs)), h.transpose(0, 1), c.transpose(0, 1)
 
     def decode_step(self, prev_tokens: Tensor, state: TensorDict, enc: TensorDict) -> StepOutput:
-        """See :meth:`Seq2Seq.decode_step`; ``attn_weights`` is ``None`` (no attention)."""
+        """See :meth:`Seq2Seq.decode_step`; ``attn_weights`` is ``None`` (no attention).
+
+        Raises:
+            ValueError: ``prev_tokens`` not ``[B]`` integer ids of the target vocabulary; batch
+                sizes of ``prev_tokens``, ``state`` and ``enc`` that differ.
+        """
+        self.check_step_args(prev_tokens, state, enc)
         logits, h, c = self._run_decoder(prev_tokens.unsqueeze(1), state["h"], state["c"])
         return StepOutput(logits.squeeze(1), {"h": h, "c": c}, None)
 
