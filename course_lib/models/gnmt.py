@@ -425,17 +425,19 @@ class GNMTSeq2Seq(Seq2Seq):
             return Seq2SeqOutput(scatter_rows([logits], [torch.cat(rows)], B * T).view(B, T, -1),
                                  scatter_rows([weights], [torch.cat(rows)], B * T).view(B, T, -1))
 
-        gold_emb = self.dropout(self.tgt_embedding(plan.tgt_in))  # [B, steps, E]
+        gold_emb = self.dropout(self.tgt_embedding(plan.tgt_in)).unbind(1)  # per step [B, E]
         h, c = self.init_state(enc).values()
         now, now_rows, later, later_rows, weights = [], [], [], [], []
         prev_logits: Optional[Tensor] = None
+        enc_t: TensorDict = {}
         for t in range(steps):
             n = active[t]
             if plan.gold[t]:
-                emb_t = gold_emb[:n, t]
+                emb_t = gold_emb[t][:n]
             else:
                 emb_t = self.dropout(self.tgt_embedding(prev_logits[:n].argmax(-1)))
-            enc_t = {k: v[:n] for k, v in enc.items()}
+            if t == 0 or n != active[t - 1]:  # slice the encoder tensors only when the batch shrinks
+                enc_t = {k: v[:n] for k, v in enc.items()}
             feat, h, c, alpha = self._step(emb_t, h[:n], c[:n], enc_t)
             weights.append(alpha)
             if plan.need_now[t]:
@@ -466,16 +468,19 @@ class GNMTSeq2Seq(Seq2Seq):
         bottom = self.decoder_layers[0]
         w_emb, w_ctx = bottom.weight_ih[:, :E], bottom.weight_ih[:, E:]
         gold_emb = self.dropout(self.tgt_embedding(tgt_in))  # [B, steps, E]
-        gold_gi = F.linear(gold_emb, w_emb, bottom.bias_ih + bottom.bias_hh)  # [B, steps, 4H]
+        # per step [B, 4H]; unbind (not gold_gi[:n, t]) so that backward does not build a full
+        # [B, steps, 4H] gradient at every step
+        gold_gi = F.linear(gold_emb, w_emb, bottom.bias_ih + bottom.bias_hh).unbind(1)
         h, c = enc["enc_outputs"].new_zeros(2, tgt_in.size(0), self.config.hidden_dim)  # bottom layer's state
         ys: List[Tensor] = []
         contexts: List[Tensor] = []
         weights: List[Tensor] = []
+        enc_t: TensorDict = {}
         for t, n in enumerate(active):  # the sequential recurrence: attention + bottom layer
-            enc_t = {"enc_outputs": enc["enc_outputs"][:n], "src_pad_mask": enc["src_pad_mask"][:n],
-                     "proj_keys": enc["proj_keys"][:n]}
+            if t == 0 or n != active[t - 1]:  # slice the encoder tensors only when the batch shrinks
+                enc_t = {k: enc[k][:n] for k in ("enc_outputs", "src_pad_mask", "proj_keys")}
             context, alpha = self.attend(h[:n], enc_t)  # a_i from y^1_{i-1}
-            gates = gold_gi[:n, t] + F.linear(context, w_ctx) + F.linear(h[:n], bottom.weight_hh)
+            gates = gold_gi[t][:n] + F.linear(context, w_ctx) + F.linear(h[:n], bottom.weight_hh)
             h, c = _lstm_cell(gates, c[:n])  # y^1_i
             ys.append(h)
             contexts.append(context)
