@@ -24,9 +24,11 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 from matplotlib.figure import Figure
 
+from .data import EOS
+
 __all__ = ["figure_to_png", "plot_history", "plot_attention", "plot_bleu_by_length", "plot_decoder_step",
-           "plot_length_histogram", "stepper_frame", "BeamEntry", "plot_beam_step", "beam_step_caption",
-           "format_n_best"]
+           "plot_length_histogram", "stepper_frame", "BeamEntry", "beam_frames", "plot_beam_step",
+           "beam_step_caption", "format_n_best", "InputTypeError", "StepOutOfRange"]
 
 #: Heatmaps with at most this many rows and columns get their values written in the cells.
 ANNOTATE_MAX_TOKENS = 12
@@ -419,7 +421,7 @@ def stepper_frame(trace, src_tokens: Sequence[str], step: int) -> Tuple[str, byt
 # -- beam search -------------------------------------------------------------------------
 
 #: Colours of the beam explorer's bars by status.
-BEAM_COLORS = {"kept": "tab:blue", "finished": "tab:green", "pruned": "#bbbbbb"}
+BEAM_COLORS = {"kept": "tab:blue", "finished": "tab:green", "stopped": "tab:orange", "pruned": "#bbbbbb"}
 
 
 @dataclass(frozen=True)
@@ -431,8 +433,9 @@ class BeamEntry:
         score: its score under the search's scoring (Wu et al. 2016, sec. 7: log-probability
             divided by the length penalty, plus the coverage penalty; the plain log-probability
             when alpha = beta = 0).
-        status: ``"kept"`` (still in the beam), ``"finished"`` (ended with ``<eos>``) or
-            ``"pruned"`` (fell out of the beam at this step).
+        status: ``"kept"`` (still in the beam), ``"finished"`` (ended with ``<eos>``),
+            ``"stopped"`` (cut by ``max_len`` before ``<eos>``) or ``"pruned"`` (in the beam at
+            the previous step, but neither it nor any of its extensions is kept now).
         log_prob: its log-probability (nats), if known.
     """
 
@@ -449,6 +452,53 @@ class BeamEntry:
             raise ValueError(f"BeamEntry.status must be one of {sorted(BEAM_COLORS)}, got {self.status!r}")
         if isinstance(self.score, bool) or not isinstance(self.score, Real) or math.isnan(float(self.score)):
             raise ValueError(f"BeamEntry.score must be a number (not NaN), got {self.score!r}")
+
+
+def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
+    """What the beam held at every step of one sentence, from ``beam_search(..., record_steps=True)``.
+
+    Args:
+        steps: ``BeamSearchOutput.steps[i]``, the :class:`course_lib.decoding.BeamStep` list
+            of one sentence (``kept``, ``parents``, ``finished`` per step).
+        tgt_vocab: the target :class:`course_lib.data.Vocab` (ids -> tokens).
+
+    Returns:
+        One list of :class:`BeamEntry` per step: the hypotheses kept (``"kept"``), those that
+        produced ``<eos>`` at this step (``"finished"``, shown with ``<eos>``; ``"stopped"``
+        when ``max_len`` cut them), and those of the previous step that have no kept or
+        finished extension now (``"pruned"``, shown with their previous tokens and score).
+
+    Raises:
+        ValueError: ``steps`` is empty or not a list of beam steps; ``tgt_vocab`` has no ``itos``.
+    """
+    if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence):
+        raise InputTypeError(f"steps must be the list of BeamStep of one sentence (BeamSearchOutput.steps[i]), "
+                             f"got {type(steps).__name__}")
+    if not steps:
+        raise ValueError("steps is empty: run beam_search(..., record_steps=True) on at least one sentence")
+    if any(not all(hasattr(st, a) for a in ("kept", "finished")) for st in steps):
+        raise InputTypeError("steps must hold BeamStep objects (with .kept and .finished); pass "
+                             "BeamSearchOutput.steps[i], one sentence's steps")
+    itos = getattr(tgt_vocab, "itos", None)
+    if itos is None:
+        raise InputTypeError(f"tgt_vocab must be a course_lib.data.Vocab, got {type(tgt_vocab).__name__}")
+
+    def words(ids) -> Tuple[str, ...]:
+        return tuple(itos[int(i)] if 0 <= int(i) < len(itos) else f"#{int(i)}" for i in ids)
+
+    frames: List[List[BeamEntry]] = []
+    previous: List[Any] = []
+    for st in steps:
+        frame = [BeamEntry(words(h.tokens), float(h.score), "kept", float(h.log_prob)) for h in st.kept]
+        for h in st.finished:
+            tokens = words(h.tokens) + ((EOS,) if h.finished else ())
+            frame.append(BeamEntry(tokens, float(h.score), "finished" if h.finished else "stopped", float(h.log_prob)))
+        continued = {tuple(h.tokens[:-1]) for h in st.kept} | {tuple(h.tokens) for h in st.finished}
+        frame.extend(BeamEntry(words(h.tokens), float(h.score), "pruned", float(h.log_prob))
+                     for h in previous if tuple(h.tokens) not in continued)
+        frames.append(frame)
+        previous = list(st.kept)
+    return frames
 
 
 def _check_beam_frames(frames) -> None:
@@ -469,13 +519,13 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
     """The beam at one step of beam search: every hypothesis with its partial tokens and score.
 
     One horizontal bar per hypothesis, best score at the top; blue = kept in the beam,
-    green = finished (ended with ``<eos>``), grey = pruned at this step. The bar length is
+    green = finished (ended with ``<eos>``), orange = stopped by ``max_len``, grey = pruned
+    at this step (listed below the others). The bar length is
     the score (a log-probability, so the bars extend left of zero; shorter is better).
     Wu et al. (2016), sec. 7 (beam search with length normalisation and coverage penalty).
 
     Args:
-        frames: one list of :class:`BeamEntry` per step (e.g. from
-            :func:`course_lib.widgets.beam_frames`).
+        frames: one list of :class:`BeamEntry` per step (e.g. from :func:`beam_frames`).
         step: the step to draw (0-based).
         title: overrides the default title.
         max_rows: draw at most this many hypotheses (the best ones).
@@ -490,7 +540,7 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
     _check_beam_frames(frames)
     step = check_step(step, len(frames))
     max_rows = check_int(max_rows, "max_rows", low=1)
-    order = {"kept": 0, "finished": 0, "pruned": 1}
+    order = {"kept": 0, "finished": 0, "stopped": 0, "pruned": 1}
     entries = sorted(frames[step], key=lambda e: (order[e.status], -float(e.score)))[:max_rows]
     counts = {k: sum(e.status == k for e in frames[step]) for k in BEAM_COLORS}
     fig = Figure(figsize=(8, 0.42 * max(len(entries), 2) + 1.3))
@@ -508,8 +558,14 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
             ax.text(0.02 * span, yi, f"{text}", va="center", ha="left", fontsize=9,
                     color="black" if e.status != "pruned" else "#777777")
             ax.text(v if np.isfinite(v) else 0.0, yi, f"{v:.2f} ", va="center", ha="right", fontsize=8)
-        ax.set_yticks(y, [f"{i + 1}" for i in range(len(entries))])
+        ax.set_yticks(y, [f"{i + 1}" if e.status != "pruned" else "-" for i, e in enumerate(entries)])
         ax.set_xlim(lo - 0.25 * span, span * 1.6)
+        ax.set_xticks([t for t in ax.get_xticks() if lo - 0.25 * span <= t <= 0])
+        from matplotlib.patches import Patch
+
+        present = [k for k in BEAM_COLORS if counts[k]]
+        ax.legend(handles=[Patch(color=BEAM_COLORS[k], label=k) for k in present], loc="upper left", fontsize=8,
+                  frameon=False, bbox_to_anchor=(1.0, 1.0))
     else:
         ax.text(0.5, 0.5, "no hypotheses at this step", ha="center", va="center", transform=ax.transAxes)
         ax.set_yticks([])
@@ -518,7 +574,7 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
     ax.set_ylabel("rank")
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(title or f"step {step + 1} of {len(frames)}: {counts['kept']} kept, "
-                          f"{counts['finished']} finished, {counts['pruned']} pruned", fontsize=10)
+                          f"{counts['finished'] + counts['stopped']} finished, {counts['pruned']} pruned", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -531,11 +587,21 @@ def beam_step_caption(frames: Sequence[Sequence[BeamEntry]], step: int) -> str:
     """
     _check_beam_frames(frames)
     step = check_step(step, len(frames))
-    kept = [e for e in frames[step] if e.status != "pruned"]
-    best = max(kept, key=lambda e: e.score) if kept else None
-    lead = (f"best so far: <i>{html.escape(' '.join(best.tokens))}</i> (score {best.score:.2f})"
-            if best is not None else "nothing kept")
-    return f"<b>step {step + 1} of {len(frames)}</b> &mdash; {len(kept)} in the beam; {lead}"
+    frame = frames[step]
+
+    def best(status):
+        entries = [e for e in frame if e.status in status]
+        return max(entries, key=lambda e: e.score) if entries else None
+
+    parts = [f"<b>step {step + 1} of {len(frames)}</b> &mdash; {sum(e.status == 'kept' for e in frame)} in the beam"]
+    for label, status in (("best open", ("kept",)), ("best finished here", ("finished", "stopped"))):
+        e = best(status)
+        if e is not None:
+            parts.append(f"{label}: <i>{html.escape(' '.join(e.tokens))}</i> ({e.score:.2f})")
+    pruned = sum(e.status == "pruned" for e in frame)
+    if pruned:
+        parts.append(f"{pruned} pruned")
+    return "; ".join(parts)
 
 
 def format_n_best(n_best: Sequence[Tuple[Sequence[str], float]]) -> str:

@@ -29,11 +29,11 @@ from typing import Any, Callable, List, Optional, Sequence
 from .data import EOS
 from .explorer import (EXAMPLE_DECODER_STATE, EXAMPLE_ENCODER_STATES, EXPLORER_SCORE_NAMES, attention_steps,
                        describe_step, format_steps, plot_attention_steps, plot_explorer)
-from .viz import (InputTypeError, check_int, check_real, check_tokens, figure_to_png, plot_attention,
-                  stepper_frame)
+from .viz import (InputTypeError, beam_frames, beam_step_caption, check_int, check_real, check_tokens,
+                  figure_to_png, format_n_best, plot_attention, plot_beam_step, stepper_frame)
 
 __all__ = ["PlaySlider", "play_slider", "decoder_stepper", "attention_animation", "stepper_frame",
-           "score_function_explorer", "four_steps_animation"]
+           "score_function_explorer", "four_steps_animation", "beam_view", "beam_explorer"]
 
 
 def _check_callable(fn: Any, name: str) -> None:
@@ -153,7 +153,7 @@ def decoder_stepper(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, k
     if not first_tokens:
         raise ValueError(f"sentence {sentence!r} has no tokens to translate")
 
-    text = w.Text(value=sentence, description="source:", layout=w.Layout(width="90%"))
+    text = w.Text(value=sentence, description="source:", layout=w.Layout(width="90%"), continuous_update=False)
     caption = w.HTML()
     image = w.Image(format="png")
     image.add_class("course-step-figure")
@@ -174,7 +174,7 @@ def decoder_stepper(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, k
         state["src"] = tokens + [EOS]
         control.set_frames(len(state["trace"]))
 
-    text.on_submit(retrace)
+    text.observe(retrace, names="value")  # on Enter or leaving the box
     retrace()
     return w.VBox([text, control.box, caption, image])
 
@@ -204,11 +204,15 @@ def attention_animation(translation, interval_ms: int = 700, title: str = ""):
     interval_ms = check_int(interval_ms, "interval_ms", low=1)
     tokens = check_tokens(translation.tokens, "translation.tokens", allow_empty=True)
     n_rows = int(translation.attn_weights.shape[0]) if getattr(translation.attn_weights, "ndim", 0) == 2 else -1
-    if n_rows not in (len(tokens), len(tokens) + 1) or n_rows < 1:
-        raise ValueError(f"translation.attn_weights has shape {tuple(translation.attn_weights.shape)} but "
-                         f"{len(tokens)} generated tokens: expected {len(tokens) + 1} rows (one per token "
-                         "and one for <eos>)")
-    rows = (tokens + [EOS])[:n_rows]
+    labels = list(getattr(translation, "row_labels", tokens + [EOS]))  # tokens + <eos> when finished
+    if n_rows == len(labels) and n_rows >= 1:
+        rows = labels
+    elif n_rows == len(tokens) and n_rows >= 1:  # built by hand without the <eos> row
+        rows = tokens
+    else:
+        raise ValueError(f"translation.attn_weights has shape {tuple(getattr(translation.attn_weights, 'shape', ()))} "
+                         f"but {len(tokens)} generated tokens: expected {len(labels)} rows (one per token"
+                         f"{' and one for <eos>' if len(labels) > len(tokens) else ''})")
     plot_attention(translation.attn_weights, translation.src_tokens, rows)  # checks shapes and values up front
     frames: List[Optional[bytes]] = [None] * len(rows)
     image = w.Image(format="png")
@@ -333,4 +337,173 @@ def four_steps_animation(
     control.play.description = "Play"
     box = w.VBox([control.box, text, image])
     box.add_class("attn-animation")
+    return box
+
+
+# -- lesson 05: beam search -------------------------------------------------------------------
+
+
+@dataclass
+class BeamView:
+    """One run of beam search on one sentence, ready to draw (see :func:`beam_view`).
+
+    Attributes:
+        frames: one list of :class:`course_lib.viz.BeamEntry` per step (:func:`course_lib.viz.beam_frames`).
+        n_best: ``(tokens, score)`` of the final hypotheses, best first (``<eos>`` shown
+            when the hypothesis finished).
+        hypotheses: the :class:`course_lib.decoding.Hypothesis` objects themselves.
+    """
+
+    frames: list
+    n_best: list
+    hypotheses: list
+
+
+def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size: int = 3, alpha: float = 0.0,
+              beta: float = 0.0, n_best: int = 3, max_len: Optional[int] = None) -> BeamView:
+    """Run :func:`course_lib.decoding.beam_search` on one tokenised sentence with ``record_steps=True``.
+
+    The pure part of :func:`beam_explorer` (no widgets): what the beam held at every step and
+    the final n-best list, scored as GNMT does (Wu et al. 2016, sec. 7, eq. 14).
+
+    Args:
+        model: a :class:`course_lib.models.Seq2Seq`.
+        src_tokens: the source tokens (without ``<eos>``; it is appended).
+        src_vocab, tgt_vocab: the model's vocabularies.
+        beam_size: ``K >= 1``. alpha: length-normalisation strength ``>= 0``.
+        beta: coverage-penalty strength ``>= 0`` (needs a model with attention).
+        n_best: hypotheses to return (capped at ``beam_size``). max_len: most target tokens.
+
+    Returns:
+        :class:`BeamView`.
+
+    Raises:
+        ValueError: empty tokens; bad search settings (as :func:`~course_lib.decoding.beam_search`).
+        InputTypeError: a bare str for ``src_tokens``; vocabularies without ``itos``.
+    """
+    import torch
+
+    from .decoding import beam_search
+
+    tokens = check_tokens(src_tokens, "src_tokens")
+    beam_size = check_int(beam_size, "beam_size", low=1)
+    n_best = min(check_int(n_best, "n_best", low=1), beam_size)
+    alpha = check_real(alpha, "alpha", low=0.0)
+    beta = check_real(beta, "beta", low=0.0)
+    for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+        if not hasattr(vocab, "itos") or not hasattr(vocab, "eos_id"):
+            raise InputTypeError(f"{name} must be a course_lib.data.Vocab, got {type(vocab).__name__}")
+    device = next(model.parameters()).device
+    ids = [src_vocab[t] for t in tokens] + [src_vocab.eos_id]
+    src = torch.tensor([ids], dtype=torch.long, device=device)
+    src_lens = torch.tensor([len(ids)], dtype=torch.long, device=device)
+    out = beam_search(model, src, src_lens, beam_size=beam_size, max_len=max_len, alpha=alpha, beta=beta,
+                      n_best=n_best, record_steps=True)
+    hyps = out.hypotheses[0]
+    best = [([tgt_vocab.itos[i] for i in h.tokens] + ([EOS] if h.finished else []), float(h.score)) for h in hyps]
+    return BeamView(beam_frames(out.steps[0], tgt_vocab), best, hyps)
+
+
+def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, beam_size: int = 3,
+                  alpha: float = 0.0, beta: float = 0.0, n_best: int = 3, max_len: Optional[int] = None,
+                  max_beam_size: int = 10, interval_ms: int = 1200):
+    """The beam explorer: sliders for beam size, alpha and beta, and a Play + step slider.
+
+    Shows, at every step of beam search (Wu et al. 2016, sec. 7), the hypotheses kept in the
+    beam with their partial translations and scores, those that finished and those pruned
+    (:func:`course_lib.viz.plot_beam_step`), and below it the final n-best list. Moving a
+    setting reruns the search (:func:`beam_view`); a text box translates a typed sentence.
+
+    Args:
+        model, src_tokenizer, src_vocab, tgt_vocab: as for :func:`decoder_stepper`.
+        sentence: the source sentence (a str).
+        beam_size: initial ``K`` (``1 .. max_beam_size``). alpha: initial length-normalisation
+            strength (``0 .. 2``). beta: initial coverage-penalty strength (``0 .. 1``; the
+            slider is disabled for a model without attention).
+        n_best: how many final hypotheses to list (capped at the beam size).
+        max_len: most target tokens. interval_ms: milliseconds per step while playing.
+
+    Returns:
+        ``ipywidgets.VBox`` (class ``beam-explorer``).
+
+    Raises:
+        ValueError: an empty sentence; settings out of range (``beam_size`` outside
+            ``1..max_beam_size``, ``alpha`` outside ``0..2``, ``beta`` outside ``0..1``,
+            ``n_best`` or ``interval_ms`` below 1); ``beta > 0`` for a model without attention.
+        InputTypeError: ``sentence`` not a str; ``src_tokenizer`` not callable.
+    """
+    import ipywidgets as w
+
+    if not isinstance(sentence, str):
+        raise InputTypeError(f"sentence must be a str (one source sentence), got {type(sentence).__name__}")
+    _check_callable(src_tokenizer, "src_tokenizer")
+    max_beam_size = check_int(max_beam_size, "max_beam_size", low=1)
+    beam_size = check_int(beam_size, "beam_size", low=1, high=max_beam_size)
+    alpha = check_real(alpha, "alpha", low=0.0)
+    beta = check_real(beta, "beta", low=0.0)
+    if alpha > 2.0 or beta > 1.0:
+        raise ValueError(f"alpha must be in 0..2 and beta in 0..1 (the sliders' ranges), got alpha={alpha}, beta={beta}")
+    n_best = check_int(n_best, "n_best", low=1)
+    interval_ms = check_int(interval_ms, "interval_ms", low=1)
+    if max_len is not None:
+        max_len = check_int(max_len, "max_len", low=1)
+    has_attention = bool(getattr(model, "has_attention", False))
+    if beta > 0 and not has_attention:
+        raise ValueError(f"{type(model).__name__} has no attention, so the coverage penalty is undefined; use beta=0")
+    first = check_tokens(src_tokenizer(sentence), "the tokens of sentence", allow_empty=True)
+    if not first:
+        raise ValueError(f"sentence {sentence!r} has no tokens to translate")
+
+    style = {"description_width": "110px"}
+    text = w.Text(value=sentence, description="source:", layout=w.Layout(width="90%"), continuous_update=False)
+    size = w.IntSlider(value=beam_size, min=1, max=max_beam_size, description="beam size", continuous_update=False,
+                       style=style)
+    size.add_class("beam-size")
+    a_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="α (length)",
+                             continuous_update=False, readout_format=".1f", style=style)
+    a_slider.add_class("beam-alpha")
+    b_slider = w.FloatSlider(value=beta, min=0.0, max=1.0, step=0.05, description="β (coverage)",
+                             continuous_update=False, readout_format=".2f", style=style, disabled=not has_attention)
+    b_slider.add_class("beam-beta")
+    caption = w.HTML()
+    caption.add_class("beam-caption")
+    image = w.Image(format="png")
+    image.add_class("beam-figure")
+    nbest = w.HTML()
+    nbest.add_class("beam-nbest")
+    state: dict = {"view": None, "pngs": {}}
+
+    def render(i: int) -> None:
+        view = state["view"]
+        if view is None:
+            return
+        if i not in state["pngs"]:
+            state["pngs"][i] = figure_to_png(plot_beam_step(view.frames, i))
+        image.value = state["pngs"][i]
+        caption.value = beam_step_caption(view.frames, i)
+
+    control = play_slider(1, render, interval_ms, "step", slider_class="beam-step-slider", play_class="beam-play")
+
+    def search(_=None):
+        tokens = list(src_tokenizer(text.value))
+        if not tokens:
+            caption.value = "<i>type a sentence to translate</i>"
+            return
+        try:
+            view = beam_view(model, tokens, src_vocab, tgt_vocab, beam_size=size.value, alpha=a_slider.value,
+                             beta=b_slider.value, n_best=n_best, max_len=max_len)
+        except ValueError as err:  # keep the widget alive and say why
+            caption.value = f"<pre>{html.escape(str(err))}</pre>"
+            return
+        state["view"], state["pngs"] = view, {}
+        nbest.value = (f"<b>final {len(view.n_best)}-best</b> (beam size {size.value}, α = {a_slider.value:.1f}, "
+                       f"β = {b_slider.value:.2f}):" + format_n_best(view.n_best))
+        control.set_frames(len(view.frames))
+
+    for setting in (size, a_slider, b_slider):
+        setting.observe(search, names="value")
+    text.observe(search, names="value")  # on Enter or leaving the box
+    search()
+    box = w.VBox([text, w.HBox([size, a_slider, b_slider]), control.box, caption, image, nbest])
+    box.add_class("beam-explorer")
     return box

@@ -54,3 +54,37 @@ def test_history_plot():
                 steps=[{"step": i, "loss": 3.0 - 0.1 * i} for i in range(10)])
     fig = plot_history(h)
     assert len(fig.axes) == 2 and len(fig.axes[1].lines) == 2
+
+
+def test_decoder_stepper_steps_and_retranslates_typed_text():
+    pytest.importorskip("ipywidgets")
+    from tests.test_widgets_beam import VOCAB, _find, tiny_model
+
+    from course_lib.widgets import decoder_stepper
+
+    model = tiny_model()
+    with torch.no_grad():
+        model.out.bias[VOCAB.eos_id] = -20.0  # no early <eos>: several steps to walk through
+    box = decoder_stepper(model, "w1 w2 w3", str.split, VOCAB, VOCAB, k=3, max_len=6)
+    slider, image = _find(box, "course-step-slider"), _find(box, "course-step-figure")
+    text, caption = box.children[0], box.children[2]
+    assert slider.max >= 1 and "step 1 of" in caption.value
+    first = md5(image.value)
+    slider.value = 1
+    assert md5(image.value) != first and "step 2 of" in caption.value
+    text.value = "w4 w5"
+    assert slider.value == 0 and "w4 w5" in caption.value
+    text.value = "   "
+    assert "type a sentence" in caption.value
+
+
+def test_beam_explorer_retranslates_typed_text():
+    pytest.importorskip("ipywidgets")
+    from tests.test_widgets_beam import VOCAB, _find, tiny_model
+
+    from course_lib.widgets import beam_explorer
+
+    box = beam_explorer(tiny_model(), "w1 w2 w3", str.split, VOCAB, VOCAB, max_len=6)
+    nbest = _find(box, "beam-nbest").value
+    box.children[0].value = "w6 w7 w4 w4"
+    assert _find(box, "beam-nbest").value != nbest
