@@ -187,12 +187,14 @@ def greedy_decode(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Option
         for _ in range(max_len):
             out = model.decode_step(prev, state, enc)
             state = out.state
-            logp = out.logits.float().log_softmax(-1)  # [B, V]
-            best_logp, next_tokens = logp.max(-1)  # [B]
+            logits = out.logits.float()  # [B, V]
+            lse = torch.logsumexp(logits, dim=-1)  # log p(y) = logit(y) - lse
+            best_logit, next_tokens = logits.max(-1)  # [B]
+            best_logp = best_logit - lse
             if record_topk:
-                top = logp.topk(min(record_topk, logp.size(-1)), dim=-1)
+                top = logits.topk(min(record_topk, logits.size(-1)), dim=-1)
                 top_ids.append(top.indices)
-                top_probs.append(top.values.exp())
+                top_probs.append((top.values - lse.unsqueeze(-1)).exp())
             next_tokens = next_tokens.masked_fill(finished, model.pad_id)
             log_probs += best_logp.masked_fill(finished, 0.0)
             tokens.append(next_tokens)
@@ -391,21 +393,20 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
     eos, pad = model.eos_id, model.pad_id
     neg_inf = float("-inf")
     lp_max = length_penalty(max_len, alpha)
-    n_cand = min(2 * K, K * V)
+    n_row = min(2 * K, V)  # candidates kept per beam before the sentence-wide choice
     with eval_mode(model):
+        # step 0 runs on one row per sentence (every beam holds the same empty prefix); the
+        # rows are repeated to K beams per sentence after it: row a*K + k is beam k of sentence a
         enc = model.encode(src, src_lens)
-        rows = torch.arange(B, device=device).repeat_interleave(K)
-        enc = select_batch(enc, rows)  # [B*K, ...]: row b*K + k is beam k of sentence b
         state = model.init_state(enc)
-        prev = torch.full((B * K,), model.sos_id, dtype=torch.long, device=device)
+        prev = torch.full((B,), model.sos_id, dtype=torch.long, device=device)
 
-        # open beams of the sentences still searched (the "alive" ones), [A, K]
+        # open beams of the sentences still searched (the "alive" ones), [A, Kc] (Kc = 1 at step 0, then K)
         alive = torch.arange(B, device=device)
-        beam_logp = torch.full((B, K), neg_inf, device=device)
-        beam_logp[:, 0] = 0.0  # at step 0 every beam holds the same empty prefix: expand one
+        beam_logp = torch.zeros(B, 1, device=device)
         mask_a = src_pad_mask  # [A, S]
-        coverage: Optional[Tensor] = None  # [A, K, S], attention summed over the steps so far
-        prefix = torch.zeros(B, K, 0, dtype=torch.long, device=device) if record_steps else None
+        coverage: Optional[Tensor] = None  # [A, Kc, S], attention summed over the steps so far
+        prefix = torch.zeros(B, 1, 0, dtype=torch.long, device=device) if record_steps else None
 
         # history of every step for all B sentences (rows of finished sentences left as is):
         # the token each beam took, the beam of the previous step it extends, its attention
@@ -440,12 +441,12 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
                 pool_attn[alive] = cat(pool_attn, attn).gather(1, best.unsqueeze(-1).expand(-1, -1, S))
 
         for t in range(max_len):
-            A = alive.numel()
+            A, Kc = beam_logp.shape
             out = model.decode_step(prev, state, enc)
-            logp = out.logits.float().log_softmax(-1).view(A, K, V)
+            logits = out.logits.float()  # [A*Kc, V]
             step_attn = None
             if out.attn_weights is not None:
-                step_attn = out.attn_weights.float().view(A, K, S)
+                step_attn = out.attn_weights.float().view(A, Kc, S)
             elif beta > 0:
                 raise ValueError(f"{type(model).__name__}.decode_step returned no attention weights, so the "
                                  "coverage penalty is undefined; use beta=0 with this model")
@@ -453,11 +454,20 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
             if step_attn is not None:
                 cover_now = step_attn if coverage is None else coverage + step_attn
 
-            cand = (beam_logp.unsqueeze(-1) + logp).view(A, K * V)
-            top_logp, top_idx = cand.topk(n_cand, dim=1)  # [A, 2K], best first
-            parent, token = top_idx // V, top_idx % V
+            # log p of the n_row best words of every beam (the 2K best of a sentence are among
+            # them), then the 2K best extensions of every sentence by log P
+            row_top, row_tok = logits.topk(n_row, dim=-1)  # [A*Kc, n_row]
+            row_logp = row_top - torch.logsumexp(logits, dim=-1, keepdim=True)
+            cand = (beam_logp.unsqueeze(-1) + row_logp.view(A, Kc, n_row)).view(A, Kc * n_row)
+            if cand.size(1) < 2 * K:  # fewer candidates than 2K (step 0 with a tiny vocabulary)
+                cand = torch.cat([cand, cand.new_full((A, 2 * K - cand.size(1)), neg_inf)], dim=1)
+            top_logp, top_idx = cand.topk(2 * K, dim=1)  # [A, 2K], best first
+            top_idx = top_idx.clamp(max=Kc * n_row - 1)  # padded slots are -inf (invalid) anyway
+            parent = top_idx // n_row
+            token = row_tok.view(A, Kc * n_row).gather(1, top_idx)
             valid = top_logp > neg_inf
             is_eos = token == eos
+            n_cand = 2 * K
 
             # 1. hypotheses ending with <eos> among the K best candidates: into the pool
             lp_now = length_penalty(t + 1, alpha)
@@ -527,17 +537,18 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
             n_keep = int(keep.sum())
             if n_keep == 0:
                 break
-            rows = torch.arange(A * K, device=device).view(A, K)
-            flat = new_parent + rows[:, :1]  # [A, K] row of the parent beam in the batch
+            first_row = torch.arange(A, device=device).unsqueeze(1) * Kc  # [A, 1] row of beam 0
+            flat = new_parent + first_row  # [A, K] row of each new beam's parent in this step's batch
             if n_keep < A:
-                flat = flat[keep]
+                flat, first_row = flat[keep], first_row[keep]
                 alive, beam_logp, mask_a = alive[keep], beam_logp[keep], mask_a[keep]
                 new_tok = new_tok[keep]
                 if coverage is not None:
                     coverage = coverage[keep]
                 if prefix is not None:
                     prefix = prefix[keep]
-                enc = select_batch(enc, rows[keep].reshape(-1))
+            if n_keep < A or Kc != K:  # drop finished sentences / repeat to K beams after step 0
+                enc = select_batch(enc, first_row.expand(-1, K).reshape(-1))
             state = select_batch(out.state, flat.reshape(-1))
             prev = new_tok.reshape(-1)
 

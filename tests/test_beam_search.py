@@ -250,15 +250,34 @@ def test_n_best_distinct_sorted_and_vanilla_has_no_attention():
                 assert (h.attn_weights is None) == (name == "vanilla")
 
 
+class EndAtSourceLength(TableModel):
+    """Word 4 is likely until step ``S_i - 1``, then <eos>: sentence i ends after ``S_i`` tokens."""
+
+    def __init__(self):
+        super().__init__([[0.25] * 6], 6)
+
+    def decode_step(self, prev_tokens, state, enc):
+        out = super().decode_step(prev_tokens, state, enc)
+        t, lens = state["t"], enc["lens"]
+        words = torch.log(torch.tensor([0.01, 0.01, 0.01, 0.02, 0.9, 0.05]))
+        ends = torch.log(torch.tensor([0.01, 0.01, 0.01, 0.9, 0.05, 0.02]))
+        logits = torch.where((t >= lens - 1).unsqueeze(1), ends, words)
+        return StepOutput(logits, out.state, out.attn_weights)
+
+
 def test_each_sentence_finishes_on_its_own():
-    V = 6  # <eos> is the most likely word from step 0 on: every sentence is done after one step ...
-    probs = [[0.01, 0.01, 0.01, 0.9, 0.05, 0.02]]
-    model = TableModel(probs, V)
-    src, lens = torch.tensor([[4, 3], [5, 3], [4, 3]]), torch.tensor([2, 2, 2])
-    beam_search(model, src, lens, beam_size=2, max_len=10)
-    # ... once its pool holds 2 finished hypotheses none of the open ones can beat: step 0 and 1
-    assert model.calls[0] == 6
-    assert len(model.calls) < 10, "finished sentences must not run to max_len"
+    model = EndAtSourceLength()
+    src = torch.tensor([[4, 3, 0, 0, 0, 0], [4, 4, 4, 4, 4, 3], [4, 4, 3, 0, 0, 0]])
+    lens = torch.tensor([2, 6, 3])
+    out = beam_search(model, src, lens, beam_size=2, max_len=30)
+    assert [h.tokens for h in out.best()] == [[4], [4] * 5, [4, 4]]
+    assert model.calls[:2] == [3, 6], "step 0 runs one row per sentence, then K beams per sentence"
+    assert model.calls[1:] == sorted(model.calls[1:], reverse=True) and model.calls[-1] == 2
+    assert 4 in model.calls, "the shortest sentence leaves the batch before the others"
+    assert len(model.calls) < 12, "a finished sentence must not run to max_len"
+    single = [beam_search(EndAtSourceLength(), src[i:i + 1, :n], lens[i:i + 1], beam_size=2, max_len=30).best()[0]
+              for i, n in enumerate(lens.tolist())]
+    assert [h.tokens for h in single] == [h.tokens for h in out.best()]
 
 
 def test_finished_sentences_leave_the_batch():
@@ -273,9 +292,9 @@ def test_finished_sentences_leave_the_batch():
 
     model.decode_step = counting
     beam_search(model, b.src, b.src_lens, beam_size=3, max_len=30)
-    assert calls[0] == 8 * 3
-    assert calls == sorted(calls, reverse=True), "the batch only shrinks"
-    assert all(c % 3 == 0 for c in calls)
+    assert calls[0] == 8 and calls[1] == 8 * 3
+    assert calls[1:] == sorted(calls[1:], reverse=True), "the batch only shrinks"
+    assert all(c % 3 == 0 for c in calls[1:])
 
 
 def test_record_steps():
