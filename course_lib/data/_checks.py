@@ -1,0 +1,64 @@
+"""Input checks shared by the modules of :mod:`course_lib.data` (private)."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+
+def check_positive_int(name: str, value: Any, *, allow_none: bool = False, minimum: int = 1) -> None:
+    """Raise unless ``value`` is an int >= ``minimum`` (or ``None`` when ``allow_none``).
+
+    Raises:
+        TypeError: ``value`` is not an int (``bool`` and ``float`` are refused too).
+        ValueError: ``value`` is below ``minimum``.
+    """
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        kind = f"an int >= {minimum}" + (" or None" if allow_none else "")
+        raise TypeError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        hint = " (use None for no limit)" if allow_none else ""
+        raise ValueError(f"{name} must be >= {minimum}, got {value}{hint}")
+
+
+def check_texts(texts: Any, what: str) -> list[str]:
+    """``texts`` as a list of str; refuse a bare str (it would be iterated character by character).
+
+    Raises:
+        TypeError: ``texts`` is a str/bytes, not iterable, or holds something other than str.
+    """
+    if isinstance(texts, (str, bytes)):
+        raise TypeError(
+            f"{what} expects a list of sentences, got a single {type(texts).__name__}; "
+            "wrap it in a list ([text]) or call the tokenizer on it directly"
+        )
+    if not isinstance(texts, Iterable):
+        raise TypeError(f"{what} expects a list of str, got {type(texts).__name__}")
+    texts = list(texts)
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise TypeError(f"{what} expects a list of str, but item {i} is a {type(t).__name__}: {t!r:.60}")
+    return texts
+
+
+def check_tokens(tokens: Any, what: str) -> list[str]:
+    """``tokens`` as a list of str tokens; refuse a bare str and nested lists.
+
+    Raises:
+        TypeError: ``tokens`` is a str, not iterable, or holds something other than str.
+    """
+    if isinstance(tokens, (str, bytes)):
+        raise TypeError(
+            f"{what} expects a list of tokens, got a {type(tokens).__name__} ({tokens!r:.40}); tokenise it first"
+        )
+    if not isinstance(tokens, Iterable):
+        raise TypeError(f"{what} expects a list of str tokens, got {type(tokens).__name__}")
+    tokens = list(tokens)
+    for i, t in enumerate(tokens):
+        if not isinstance(t, str):
+            raise TypeError(
+                f"{what} expects a list of str tokens, but item {i} is a {type(t).__name__} ({t!r:.40}); "
+                "pass one sentence's tokens at a time"
+            )
+    return tokens
