@@ -354,6 +354,11 @@ def _check_trace(trace, src_tokens) -> List[str]:
         raise InputTypeError(f"trace must be the list of StepTrace from decoding.decode_trace, got {type(trace).__name__}")
     if not trace:
         raise ValueError("the trace is empty: decode at least one step (decoding.decode_trace)")
+    fields = ("prefix", "token", "topk_tokens", "topk_probs", "attn_weights")
+    bad = [i for i, s in enumerate(trace) if not all(hasattr(s, f) for f in fields)]
+    if bad:
+        raise InputTypeError(f"trace[{bad[0]}] is a {type(trace[bad[0]]).__name__}, not a decoding.StepTrace "
+                             f"(with {', '.join(fields)})")
     src = check_tokens(src_tokens, "src_tokens")
     return src
 

@@ -192,7 +192,7 @@ def attention_animation(translation, interval_ms: int = 700, title: str = ""):
 
     Raises:
         ValueError: the translation carries no attention weights (a model without attention),
-            or their shape does not fit its tokens.
+            none at all (no decoder step), or their shape does not fit its tokens.
     """
     import ipywidgets as w
 
@@ -205,6 +205,8 @@ def attention_animation(translation, interval_ms: int = 700, title: str = ""):
     tokens = check_tokens(translation.tokens, "translation.tokens", allow_empty=True)
     n_rows = int(translation.attn_weights.shape[0]) if getattr(translation.attn_weights, "ndim", 0) == 2 else -1
     labels = list(getattr(translation, "row_labels", tokens + [EOS]))  # tokens + <eos> when finished
+    if n_rows == 0:
+        raise ValueError("this translation has no decoder steps to animate (its attention matrix has no rows)")
     if n_rows == len(labels) and n_rows >= 1:
         rows = labels
     elif n_rows == len(tokens) and n_rows >= 1:  # built by hand without the <eos> row
@@ -378,8 +380,10 @@ def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size:
         :class:`BeamView`.
 
     Raises:
-        ValueError: empty tokens; bad search settings (as :func:`~course_lib.decoding.beam_search`).
-        InputTypeError: a bare str for ``src_tokens``; vocabularies without ``itos``.
+        ValueError: empty tokens; vocabularies whose sizes differ from the model's; bad search
+            settings (as :func:`~course_lib.decoding.beam_search`).
+        InputTypeError: a bare str for ``src_tokens``; a model that is not a ``Seq2Seq``;
+            vocabularies that are not ``Vocab`` objects.
     """
     import torch
 
@@ -390,9 +394,15 @@ def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size:
     n_best = min(check_int(n_best, "n_best", low=1), beam_size)
     alpha = check_real(alpha, "alpha", low=0.0)
     beta = check_real(beta, "beta", low=0.0)
-    for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
+    if not isinstance(model, torch.nn.Module) or not all(hasattr(model, a) for a in ("encode", "decode_step")):
+        raise InputTypeError(f"model must be a course_lib.models.Seq2Seq, got {type(model).__name__}")
+    for name, vocab, size_attr in (("src_vocab", src_vocab, "src_vocab_size"), ("tgt_vocab", tgt_vocab, "tgt_vocab_size")):
         if not hasattr(vocab, "itos") or not hasattr(vocab, "eos_id"):
             raise InputTypeError(f"{name} must be a course_lib.data.Vocab, got {type(vocab).__name__}")
+        size = getattr(model, size_attr, None)
+        if size is not None and len(vocab.itos) != size:
+            raise ValueError(f"{name} has {len(vocab.itos)} tokens but the model was built for {size}; "
+                             "pass the vocabularies the model was trained with")
     device = next(model.parameters()).device
     ids = [src_vocab[t] for t in tokens] + [src_vocab.eos_id]
     src = torch.tensor([ids], dtype=torch.long, device=device)

@@ -58,7 +58,8 @@ def test_history_plot():
 
 def test_decoder_stepper_steps_and_retranslates_typed_text():
     pytest.importorskip("ipywidgets")
-    from tests.test_widgets_beam import VOCAB, _find, tiny_model
+    from tests.test_explorer import _find
+    from tests.test_widgets_beam import VOCAB, tiny_model
 
     from course_lib.widgets import decoder_stepper
 
@@ -80,7 +81,8 @@ def test_decoder_stepper_steps_and_retranslates_typed_text():
 
 def test_beam_explorer_retranslates_typed_text():
     pytest.importorskip("ipywidgets")
-    from tests.test_widgets_beam import VOCAB, _find, tiny_model
+    from tests.test_explorer import _find
+    from tests.test_widgets_beam import VOCAB, tiny_model
 
     from course_lib.widgets import beam_explorer
 

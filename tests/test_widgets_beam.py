@@ -14,6 +14,7 @@ from course_lib.data import EOS, SPECIALS, Vocab
 from course_lib.decoding import greedy_decode
 from course_lib.models import BahdanauConfig, BahdanauSeq2Seq, VanillaConfig, VanillaSeq2Seq
 from course_lib.viz import BeamEntry, beam_frames, beam_step_caption, format_n_best, plot_beam_step
+from tests.test_explorer import _find
 
 VOCAB = Vocab(list(SPECIALS) + [f"w{i}" for i in range(8)])  # ids 4..11 are words
 
@@ -144,18 +145,12 @@ def test_beam_view_bad_input():
         widgets.beam_view(model, ["w1"], VOCAB, VOCAB, beta=-0.5)
     with pytest.raises(TypeError, match="Vocab"):
         widgets.beam_view(model, ["w1"], VOCAB, None)
+    with pytest.raises(ValueError, match="tgt_vocab has 13 tokens but the model was built for 12"):
+        widgets.beam_view(model, ["w1"], VOCAB, Vocab(VOCAB.itos + ["extra"]))
+    with pytest.raises(TypeError, match="Seq2Seq"):
+        widgets.beam_view("model", ["w1"], VOCAB, VOCAB)
     with pytest.raises(ValueError, match="coverage"):
         widgets.beam_view(tiny_model(attention=False), ["w1"], VOCAB, VOCAB, beta=0.5)
-
-
-def _find(widget, cls):
-    if cls in getattr(widget, "_dom_classes", ()):
-        return widget
-    for child in getattr(widget, "children", ()):
-        found = _find(child, cls)
-        if found is not None:
-            return found
-    return None
 
 
 def test_beam_explorer_sliders_change_the_picture():

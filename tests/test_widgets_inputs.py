@@ -134,6 +134,14 @@ def test_bleu_by_length_checks_and_draws_one_bar_per_model_and_bucket():
         viz.plot_bleu_by_length([bleu_table([1.0])])
 
 
+def test_bleu_by_length_draws_an_empty_bucket_without_failing():
+    table = bleu_table([4.0, float("nan"), 2.0])
+    fig = viz.plot_bleu_by_length({"a": table})
+    heights = [p.get_height() for p in fig.axes[0].patches if np.isfinite(p.get_height()) and p.get_height() > 0]
+    assert sorted(heights) == [2.0, 4.0]
+    assert list(compare.compare_bleu_by_length({"a": table})["a"].isna()) == [False, True, False]
+
+
 def test_length_histogram_checks():
     with pytest.raises(ValueError, match="empty"):
         viz.plot_length_histogram({})
@@ -174,6 +182,8 @@ def test_stepper_other_bad_input():
         viz.stepper_frame(trace(), SRC, 0.0)
     with pytest.raises(ValueError, match="empty"):
         viz.stepper_frame([], SRC, 0)
+    with pytest.raises(TypeError, match="StepTrace"):
+        viz.stepper_frame([{"token": "a"}], SRC, 0)
     with pytest.raises(TypeError, match="list of tokens"):
         viz.stepper_frame(trace(), "ein hund bellt <eos>", 0)
     with pytest.raises(ValueError, match="attends over 4 source positions"):
@@ -343,6 +353,8 @@ def test_attention_animation_checks_the_translation():
         widgets.attention_animation(wrong_cols)
     with pytest.raises(TypeError, match="Translation"):
         widgets.attention_animation("a dog")
+    with pytest.raises(ValueError, match="no decoder steps"):
+        widgets.attention_animation(Translation(["x", EOS], [], torch.zeros(0, 2), finished=False))
     with pytest.raises(ValueError, match="interval_ms"):
         widgets.attention_animation(Translation(["x", EOS], ["a"], torch.full((2, 2), 0.5)), interval_ms=-5)
     nan = torch.full((2, 2), 0.5)
