@@ -81,10 +81,7 @@ def _check_beam_args(beam_size, alpha, beta, n_best) -> tuple[int, float, float,
     if n_best > beam_size:
         raise ValueError(f"n_best ({n_best}) cannot exceed beam_size ({beam_size}): the search keeps only "
                          "beam_size finished hypotheses per sentence")
-    for name, value in (("alpha", alpha), ("beta", beta)):
-        if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0 (0 switches its penalty off), got {value!r}")
-    return beam_size, float(alpha), float(beta), n_best
+    return beam_size, _check_strength("alpha", alpha), _check_strength("beta", beta), n_best
 
 
 def _model_device(model: torch.nn.Module) -> torch.device:
@@ -97,7 +94,14 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 
 def default_max_len(src_lens: Tensor) -> int:
-    """Longest output a search allows by default: ``2 * max(src_lens) + 10`` tokens (``<eos>`` included)."""
+    """Longest output a search allows by default: ``2 * max(src_lens) + 10`` tokens (``<eos>`` included).
+
+    Raises:
+        ValueError: ``src_lens`` is not a non-empty 1-D integer tensor.
+    """
+    if (not isinstance(src_lens, Tensor) or src_lens.dim() != 1 or src_lens.numel() == 0
+            or src_lens.dtype.is_floating_point or src_lens.dtype == torch.bool or src_lens.is_complex()):
+        raise ValueError(f"src_lens must be a non-empty 1-D integer tensor [B], got {src_lens!r}")
     return int(src_lens.max()) * 2 + 10
 
 
@@ -215,23 +219,49 @@ def greedy_decode(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Option
 # beam search (Wu et al. 2016, sec. 7)
 # ---------------------------------------------------------------------------------------
 
-def length_penalty(length, alpha: float):
-    """GNMT's length normalisation ``lp(Y) = ((5 + |Y|) / 6) ** alpha`` (Wu et al. 2016, eq. 14).
+def _check_strength(name: str, value) -> float:
+    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0 (0 switches its penalty off), got {value!r}")
+    return float(value)
 
-    Args:
-        length: ``|Y|``, the number of generated tokens **including** ``<eos>`` (as GNMT's
-            reference implementation counts it); an int or a tensor of them.
-        alpha: ``>= 0``; 0 gives 1 (no normalisation).
 
-    Returns:
-        A float (or a float tensor of ``length``'s shape); the score divides ``log P(Y|X)`` by it.
-    """
+def _lp(length, alpha: float):
     if isinstance(length, Tensor):
         return ((5.0 + length.float()) / 6.0) ** alpha
     return ((5.0 + float(length)) / 6.0) ** alpha
 
 
+def length_penalty(length, alpha: float):
+    """GNMT's length normalisation ``lp(Y) = ((5 + |Y|) / 6) ** alpha`` (Wu et al. 2016, eq. 14).
+
+    Args:
+        length: ``|Y|``, the number of generated tokens **including** ``<eos>`` (as GNMT's
+            reference implementation counts it); a non-negative int or an integer tensor.
+        alpha: ``>= 0``; 0 gives 1 (no normalisation).
+
+    Returns:
+        A float (or a float tensor of ``length``'s shape); the score divides ``log P(Y|X)`` by it.
+
+    Raises:
+        ValueError: ``alpha`` negative, NaN or infinite; ``length`` negative or not an integer.
+    """
+    alpha = _check_strength("alpha", alpha)
+    if isinstance(length, Tensor):
+        if length.dtype.is_floating_point or length.dtype == torch.bool or length.is_complex():
+            raise ValueError(f"length must hold integers, got dtype {length.dtype}")
+        if length.numel() and int(length.min()) < 0:
+            raise ValueError("length must be >= 0")
+    elif not _is_int(length) or length < 0:
+        raise ValueError(f"length must be an integer >= 0 (tokens, <eos> included), got {length!r}")
+    return _lp(length, alpha)
+
+
 _COVERAGE_FLOOR = 1e-10
+
+
+def _cp(coverage: Tensor, src_pad_mask: Tensor, beta: float) -> Tensor:
+    logs = coverage.float().clamp(min=_COVERAGE_FLOOR, max=1.0).log().masked_fill(src_pad_mask, 0.0)
+    return beta * logs.sum(-1)
 
 
 def coverage_penalty(coverage: Tensor, src_pad_mask: Tensor, beta: float) -> Tensor:
@@ -244,15 +274,31 @@ def coverage_penalty(coverage: Tensor, src_pad_mask: Tensor, beta: float) -> Ten
     stays finite (``log 1e-10 = -23``).
 
     Args:
-        coverage: ``[..., S]`` attention summed over the target steps so far.
+        coverage: ``[..., S]`` float, attention summed over the target steps so far (``>= 0``).
         src_pad_mask: ``[..., S]`` bool (broadcastable to ``coverage``), True at padding.
         beta: ``>= 0``; 0 gives 0.
 
     Returns:
         Float tensor ``[...]`` (``<= 0``).
+
+    Raises:
+        ValueError: ``beta`` negative, NaN or infinite; ``coverage`` not a float tensor or
+            holding negative or NaN values; ``src_pad_mask`` not a bool tensor or not
+            broadcastable to ``coverage``.
     """
-    logs = coverage.float().clamp(min=_COVERAGE_FLOOR, max=1.0).log().masked_fill(src_pad_mask, 0.0)
-    return beta * logs.sum(-1)
+    beta = _check_strength("beta", beta)
+    if not isinstance(coverage, Tensor) or not coverage.dtype.is_floating_point or coverage.dim() == 0:
+        raise ValueError("coverage must be a float tensor [..., S] of summed attention weights")
+    if not isinstance(src_pad_mask, Tensor) or src_pad_mask.dtype != torch.bool:
+        raise ValueError("src_pad_mask must be a bool tensor [..., S], True at padding")
+    try:
+        torch.broadcast_shapes(coverage.shape, src_pad_mask.shape)
+    except RuntimeError as err:
+        raise ValueError(f"src_pad_mask {tuple(src_pad_mask.shape)} does not broadcast to coverage "
+                         f"{tuple(coverage.shape)}") from err
+    if coverage.numel() and not bool((coverage >= 0).all()):
+        raise ValueError("coverage must be non-negative and not NaN (it is a sum of attention weights)")
+    return _cp(coverage, src_pad_mask, beta)
 
 
 @dataclass
@@ -392,7 +438,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
     V = model.tgt_vocab_size
     eos, pad = model.eos_id, model.pad_id
     neg_inf = float("-inf")
-    lp_max = length_penalty(max_len, alpha)
+    lp_max = _lp(max_len, alpha)
     n_row = min(2 * K, V)  # candidates kept per beam before the sentence-wide choice
     with eval_mode(model):
         # step 0 runs on one row per sentence (every beam holds the same empty prefix); the
@@ -470,7 +516,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
             n_cand = 2 * K
 
             # 1. hypotheses ending with <eos> among the K best candidates: into the pool
-            lp_now = length_penalty(t + 1, alpha)
+            lp_now = _lp(t + 1, alpha)
             fin_new = is_eos[:, :K] & valid[:, :K]
             fin_parent = parent[:, :K]
             fin_score = top_logp[:, :K] / lp_now
@@ -478,7 +524,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
             if cover_now is not None:
                 fin_attn = step_attn.gather(1, fin_parent.unsqueeze(-1).expand(-1, -1, S))
                 if beta > 0:
-                    cp = coverage_penalty(cover_now, mask_a.unsqueeze(1), beta)  # [A, K]
+                    cp = _cp(cover_now, mask_a.unsqueeze(1), beta)  # [A, K]
                     fin_score = fin_score + cp.gather(1, fin_parent)
             fin_score = fin_score.masked_fill(~fin_new, neg_inf)
             if bool(fin_new.any()):
@@ -512,9 +558,9 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
 
             last_step = t == max_len - 1
             if last_step:  # 3. out of length: the open hypotheses join the pool, unfinished
-                open_score = beam_logp / length_penalty(max_len, alpha)
+                open_score = beam_logp / lp_max
                 if beta > 0:
-                    open_score = open_score + coverage_penalty(coverage, mask_a.unsqueeze(1), beta)
+                    open_score = open_score + _cp(coverage, mask_a.unsqueeze(1), beta)
                 open_score = open_score.masked_fill(~new_ok, neg_inf)
                 merge_into_pool(open_score, beam_logp, torch.full_like(new_parent, t), new_parent, new_tok,
                                 torch.zeros_like(new_ok), new_attn)

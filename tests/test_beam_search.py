@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from course_lib.decoding import (BeamSearchOutput, Hypothesis, beam_search, coverage_penalty, greedy_decode,
-                                 length_penalty)
+from course_lib.decoding import (BeamSearchOutput, Hypothesis, beam_search, coverage_penalty, default_max_len,
+                                 greedy_decode, length_penalty)
 from course_lib.models import (BahdanauConfig, BahdanauSeq2Seq, LuongConfig, LuongSeq2Seq, VanillaConfig,
                                VanillaSeq2Seq)
 from course_lib.models.base import Seq2Seq, StepOutput
@@ -347,3 +347,25 @@ def test_model_mode_restored_and_no_grad():
     out = beam_search(model, src, lens, beam_size=2, max_len=4)
     assert model.training, "the model's mode must be restored"
     assert out.best()[0].attn_weights.requires_grad is False
+
+
+def test_penalty_functions_refuse_bad_input():
+    for alpha in (-0.5, float("nan"), float("inf"), "1", None, True):
+        with pytest.raises(ValueError):
+            length_penalty(3, alpha)
+    for length in (-1, 2.5, "3", None, torch.tensor([1.0]), torch.tensor([-1, 2])):
+        with pytest.raises(ValueError):
+            length_penalty(length, 0.5)
+    cov, mask = torch.tensor([[0.5, 1.0]]), torch.tensor([[False, True]])
+    for beta in (-1.0, float("nan"), None):
+        with pytest.raises(ValueError):
+            coverage_penalty(cov, mask, beta)
+    bad = [(torch.tensor([[1, 2]]), mask), (cov, torch.tensor([[0, 1]])), (cov, torch.zeros(1, 3, dtype=torch.bool)),
+           (torch.tensor([[-0.1, 1.0]]), mask), (torch.tensor([[float("nan"), 1.0]]), mask), ([0.5, 1.0], mask)]
+    for c, m in bad:
+        with pytest.raises(ValueError):
+            coverage_penalty(c, m, 1.0)
+    assert default_max_len(torch.tensor([3, 7])) == 24
+    for lens in (torch.tensor([]), torch.tensor([[3]]), torch.tensor([3.0]), [3], None):
+        with pytest.raises(ValueError):
+            default_max_len(lens)
