@@ -636,7 +636,12 @@ def _record_last(steps, t, alive, prefix, beam_logp, open_score, new_ok) -> None
 
 def _backtrack(pool_score, pool_logp, pool_end, pool_ptr, pool_tok, pool_fin, pool_attn,
                tok_hist, par_hist, attn_hist, src_lens, n_best, eos) -> List[List[Hypothesis]]:
-    """Rebuild tokens and attention rows of the pooled hypotheses from the back-pointers."""
+    """Rebuild tokens and attention rows of the ``n_best`` first pooled hypotheses from the back-pointers."""
+    n = min(n_best, pool_score.size(1))
+    pool_score, pool_logp, pool_end = pool_score[:, :n], pool_logp[:, :n], pool_end[:, :n]
+    pool_ptr, pool_tok, pool_fin = pool_ptr[:, :n].contiguous(), pool_tok[:, :n], pool_fin[:, :n]
+    if pool_attn is not None:
+        pool_attn = pool_attn[:, :n]
     B, K = pool_score.shape
     T = len(tok_hist)
     device = pool_score.device
@@ -792,7 +797,11 @@ def _check_search_args(model, max_len, beam_size, alpha, beta, n_best) -> None:
 def translate(model: Seq2Seq, sentences: Sequence[str] | str, src_tokenizer, src_vocab, tgt_vocab,
               max_len: Optional[int] = None, beam_size: int = 1, alpha: float = 0.0, beta: float = 0.0,
               n_best: int = 1) -> List[Translation]:
-    """Translate raw sentences: greedy search at ``beam_size=1``, else :func:`beam_search`.
+    """Translate raw sentences: greedy search by default, :func:`beam_search` otherwise.
+
+    With ``beam_size=1, alpha=0, beta=0, n_best=1`` (the defaults) this runs
+    :func:`greedy_decode` (which is beam search with a beam of one); any other setting runs
+    :func:`beam_search`. Each :class:`Translation` carries its ``score`` and ``log_prob``.
 
     Args:
         sentences: source sentences as strings. A single ``str`` is one sentence (the result
@@ -841,8 +850,8 @@ def translate_dataset(model: Seq2Seq, dataset, batch_size: int = 128, max_len: O
                       beta: float = 0.0) -> List[Translation]:
     """Translate every source sentence of a :class:`course_lib.data.TranslationDataset`.
 
-    Greedy search at ``beam_size=1`` (default), else :func:`beam_search` with ``alpha`` /
-    ``beta``. Sentences are batched by length (little padding) and returned in the
+    Greedy search at ``beam_size=1, alpha=0, beta=0`` (the defaults), else
+    :func:`beam_search` with ``alpha`` / ``beta`` (best hypothesis only). Sentences are batched by length (little padding) and returned in the
     dataset's order.
 
     Args:
