@@ -28,7 +28,8 @@ import torch
 from matplotlib.figure import Figure
 
 from .attention import SCORE_FUNCTIONS, Attention, make_attention
-from .viz import InputTypeError, check_int, check_real, figure_to_png  # figure_to_png: re-exported for old callers
+from .viz import InputTypeError, check_int, check_real
+from .viz import figure_to_png  # noqa: F401  (re-exported for old callers)
 
 __all__ = [
     "EXAMPLE_DECODER_STATE",
@@ -263,6 +264,15 @@ _STEPS_KEYS = ("decoder_state", "encoder_states", "scores", "weights", "weighted
                "score_name", "temperature")
 
 
+def _check_figure_args(figsize, dpi) -> None:
+    if figsize is not None:
+        if isinstance(figsize, (str, bytes)) or len(figsize) != 2:
+            raise ValueError(f"figsize must be (width, height) in inches, got {figsize!r}")
+        for v in figsize:
+            check_real(v, "figsize", positive=True)
+    check_real(dpi, "dpi", positive=True)
+
+
 def _check_steps(steps) -> None:
     if not isinstance(steps, dict):
         raise InputTypeError(f"steps must be the dict returned by attention_steps(), got {type(steps).__name__}")
@@ -365,10 +375,12 @@ def plot_attention_steps(steps: dict, upto_step: int = 4, figsize=(11.0, 3.0), d
         A new :class:`~matplotlib.figure.Figure` (not registered with pyplot).
 
     Raises:
-        ValueError: ``upto_step`` outside 0..4.
+        ValueError: ``upto_step`` outside 0..4; ``steps`` not from :func:`attention_steps`;
+            ``figsize`` or ``dpi`` not positive.
     """
     _check_steps(steps)
     upto_step = check_int(upto_step, "upto_step", low=0, high=4)
+    _check_figure_args(figsize, dpi)
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1.15, 0.9]})
     S = len(steps["scores"])
@@ -407,9 +419,11 @@ def plot_explorer(steps: dict, figsize=(10.0, 3.0), dpi: int = 90) -> Figure:
         A new :class:`~matplotlib.figure.Figure` with three panels.
 
     Raises:
-        ValueError: ``steps`` is not a dict from :func:`attention_steps`.
+        ValueError: ``steps`` is not a dict from :func:`attention_steps`; ``figsize`` or
+            ``dpi`` not positive.
     """
     _check_steps(steps)
+    _check_figure_args(figsize, dpi)
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     axes = fig.subplots(1, 3)
     S = len(steps["scores"])
@@ -432,7 +446,8 @@ def plot_score_functions(results: dict[str, dict], figsize=None, dpi: int = 90) 
         A new :class:`~matplotlib.figure.Figure`.
 
     Raises:
-        ValueError: ``results`` is empty or holds something other than ``steps`` dicts.
+        ValueError: ``results`` is empty or holds something other than ``steps`` dicts;
+            ``figsize`` or ``dpi`` not positive.
     """
     if not isinstance(results, dict):
         raise InputTypeError(f"results must be the dict from compare_score_functions(), got {type(results).__name__}")
@@ -440,6 +455,7 @@ def plot_score_functions(results: dict[str, dict], figsize=None, dpi: int = 90) 
         raise ValueError("results is empty: compare at least one score function")
     for value in results.values():
         _check_steps(value)
+    _check_figure_args(figsize, dpi)
     n = len(results)
     fig = Figure(figsize=figsize or (2.2 * n, 2.6), dpi=dpi, layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n, sharey=True))

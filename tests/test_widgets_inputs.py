@@ -266,6 +266,15 @@ def test_steps_dict_is_checked():
         explorer.plot_score_functions({})
 
 
+@pytest.mark.parametrize("kwargs", [dict(dpi=0), dict(dpi=float("nan")), dict(figsize=(3.0,)), dict(figsize=(0, 2))])
+def test_explorer_figures_refuse_bad_sizes(kwargs):
+    steps = explorer.attention_steps(explorer.EXAMPLE_DECODER_STATE)
+    for draw in (lambda: explorer.plot_attention_steps(steps, 4, **kwargs), lambda: explorer.plot_explorer(steps, **kwargs),
+                 lambda: explorer.plot_score_functions({"dot": steps}, **kwargs)):
+        with pytest.raises(ValueError):
+            draw()
+
+
 def test_old_explorer_widget_names_still_work_with_a_warning():
     with pytest.warns(DeprecationWarning, match="widgets"):
         fn = explorer.score_function_explorer
