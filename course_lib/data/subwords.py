@@ -12,15 +12,18 @@ for source and target, so that names copied from source to target are split the 
 the training text and the settings; :class:`SubwordTokenizer` splits text into pieces and
 joins pieces back into text exactly:
 
-    >>> sp = train_subword_tokenizer(train_texts, vocab_size=8000)   # doctest: +SKIP
-    >>> sp("Ein Mann mit einem orangefarbenen Hut.")                   # doctest: +SKIP
-    ['▁Ein', '▁Mann', '▁mit', '▁einem', '▁orange', 'farbenen', '▁Hut', '.']
-    >>> sp.detokenize(_)                                               # doctest: +SKIP
-    'Ein Mann mit einem orangefarbenen Hut.'
+    >>> sp = train_subword_tokenizer(train_texts, vocab_size=8000)    # doctest: +SKIP
+    >>> sp("A man in an orange hat starring at something.")            # doctest: +SKIP
+    ['▁A', '▁man', '▁in', '▁an', '▁orange', '▁hat', '▁star', 'ring', '▁at', '▁something', '.']
+    >>> sp.detokenize(_)                                                # doctest: +SKIP
+    'A man in an orange hat starring at something.'
+
+(the pieces shown are those of the model trained on Multi30k's de+en training split).
 
 A piece that starts a word carries the marker ``▁`` (U+2581) for the space before it (the
 "Metaspace" scheme of SentencePiece, Kudo & Richardson 2018), so detokenising is only
-concatenation: ``"".join(pieces).replace("▁", " ").lstrip(" ")``. Punctuation is always its
+concatenation: ``"".join(pieces).replace("▁", " ")`` without its first character (the
+space the first piece's ``▁`` stands for). Punctuation is always its
 own piece. Case is kept (unless ``lower=True``).
 """
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import string
 import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -42,6 +46,8 @@ __all__ = ["SubwordTokenizer", "train_subword_tokenizer", "subword_cache_path"]
 
 SUBWORD_MARK = "▁"
 _FORMAT = "course_lib.SubwordTokenizer"
+_BASE_ALPHABET = [c for c in string.printable if not c.isspace()]  # always pieces, even if unseen
+_RECIPE = "BPE; NFKC?/Lowercase?; Metaspace(always)+Punctuation(isolated); printable ASCII alphabet"
 _VERSION = 1
 
 
@@ -75,8 +81,9 @@ class SubwordTokenizer:
     - ``tok.tokenize_many(texts)`` -> one list of pieces per text (batched, fast);
     - ``tok.detokenize(pieces)`` -> text; the exact inverse on normal text (no leading,
       trailing or repeated whitespace, no newlines, no literal ``▁``, characters seen in
-      training, and -- with ``nfkc=True`` -- text that is already NFKC-normal). A character
-      never seen in training becomes the piece ``<unk>`` (the course's :data:`UNK`).
+      training or printable ASCII, and -- with ``nfkc=True`` -- text that is already
+      NFKC-normal). Any other character never seen in training becomes the piece ``<unk>``
+      (the course's :data:`UNK`).
 
     Attributes:
         settings: ``{"vocab_size": requested size, "min_frequency": ..., "lower": ..., "nfkc": ...}``.
@@ -210,7 +217,7 @@ class SubwordTokenizer:
 
 def _fingerprint(texts: Sequence[str], settings: dict) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps({"format": _FORMAT, "version": _VERSION, **settings}, sort_keys=True).encode())
+    h.update(json.dumps({"format": _FORMAT, "version": _VERSION, "recipe": _RECIPE, **settings}, sort_keys=True).encode())
     for t in texts:
         b = t.encode("utf-8")
         h.update(len(b).to_bytes(8, "little"))
@@ -232,6 +239,7 @@ def _train_bpe(texts: list[str], settings: dict):
         vocab_size=settings["vocab_size"],
         min_frequency=settings["min_frequency"],
         special_tokens=[UNK],
+        initial_alphabet=_BASE_ALPHABET,
         show_progress=False,
     )
     hf.train_from_iterator(texts, trainer=trainer, length=len(texts))
