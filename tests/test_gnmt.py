@@ -317,7 +317,7 @@ def test_bad_encode_input():
     b = batch(seed=13)
     cases = [
         (b.src.float(), b.src_lens, "integer"),
-        (b.src[0], b.src_lens[:1], "2-D"),
+        (b.src[0], b.src_lens[:1], r"\[B, S\]"),
         (b.src, b.src_lens[:-1], "src_lens"),
         (b.src, b.src_lens.float(), "integers"),
         (b.src, b.src_lens * 0, "below 1"),
@@ -325,7 +325,7 @@ def test_bad_encode_input():
         (b.src.clone().fill_(V_SRC), b.src_lens, "vocabulary"),
         (b.src.clone().fill_(-1), b.src_lens, "vocabulary"),
         (b.src[:0], b.src_lens[:0], "empty"),
-        ("a sentence", b.src_lens, "Tensor"),
+        ("a sentence", b.src_lens, "tensor"),
     ]
     for src, lens, message in cases:
         with pytest.raises(ValueError, match=message):
@@ -357,15 +357,46 @@ def test_bad_decode_step_input():
     enc = model.encode(b.src, b.src_lens)
     state = model.init_state(enc)
     prev = b.tgt[:, 0]
-    with pytest.raises(ValueError, match="1-D"):
+    with pytest.raises(ValueError, match=r"\[B\]"):
         model.decode_step(prev.unsqueeze(1), state, enc)
     with pytest.raises(ValueError, match="integer"):
         model.decode_step(prev.float(), state, enc)
-    with pytest.raises(ValueError, match="state"):
+    with pytest.raises(ValueError, match="batch size"):
         model.decode_step(prev[:-1], state, enc)
     with pytest.raises(ValueError, match="state"):
         model.decode_step(prev, {"h": state["h"][:, :2], "c": state["c"]}, enc)
     with pytest.raises(ValueError, match="state"):
         model.decode_step(prev, {"h": state["h"]}, enc)
-    with pytest.raises(ValueError, match="enc"):
+    with pytest.raises(ValueError, match="batch size"):
         model.decode_step(prev[:-1], select_batch(state, torch.arange(prev.size(0) - 1)), enc)
+    with pytest.raises(ValueError, match="vocabulary"):
+        model.decode_step(prev.clone().fill_(V_TGT), state, enc)
+    with pytest.raises(ValueError, match="encode"):
+        model.decode_step(prev, state, {"src_pad_mask": enc["src_pad_mask"]})
+
+
+def test_steps_call_attention_unchecked():
+    """Per-step attention skips the module's input checks (they read values on the host: a
+    GPU synchronisation); the batch is validated once, in encode."""
+    model = tiny(3).eval()
+    b = batch(seed=16)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("checked attention call inside the decoder loop")
+
+    model.attention.check_inputs = refuse
+    for ratio in (1.0, 0.5):
+        random.seed(0)
+        model(b.src, b.src_lens, b.tgt, ratio)
+    greedy_decode(model, b.src, b.src_lens, max_len=4)
+    with pytest.raises(ValueError):
+        model.encode(b.src, b.src_lens * 0)
+
+
+def test_target_without_words_is_refused():
+    model = tiny(2)
+    b = batch(seed=17)
+    tgt = b.tgt.clone()
+    tgt[:, 1:] = PAD
+    with pytest.raises(ValueError, match="no real token"):
+        model(b.src, b.src_lens, tgt)

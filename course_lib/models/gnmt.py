@@ -54,12 +54,12 @@ Speed: the encoder is packed (no work on padding; each layer is one ``nn.LSTM`` 
 packed batch, so the residual sums skip padding too). In training, with teacher forcing 1.0,
 only the bottom decoder layer and the attention form a sequential recurrence; the layers
 above it then run over every target position at once (one packed ``nn.LSTM`` call each), and
-the output layer is one matrix product (see :meth:`GNMTSeq2Seq.forward`).
+the output layer is one matrix product (see :meth:`GNMTSeq2Seq.forward`); the per-step attention
+is the unchecked call (``check=False``), the source having been validated once in ``encode``.
 """
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
@@ -71,8 +71,8 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from ..attention import AdditiveAttention
 from ..utils import dataclass_from_dict
-from .bahdanau import packed_schedule, scatter_rows
-from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, lengths_to_pad_mask
+from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
+from .packed import packed_forward, plan_packed
 
 __all__ = ["GNMTConfig", "GNMTSeq2Seq"]
 
@@ -122,19 +122,12 @@ class GNMTConfig:
         Raises:
             ValueError: naming the first field that is wrong and what it must be.
         """
-        for name in ("emb_dim", "hidden_dim", "attn_dim"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"GNMTConfig.{name} must be a positive integer, got {value!r}")
+        check_config_sizes(self, ("emb_dim", "hidden_dim", "attn_dim", "enc_layers", "dec_layers"), ("dropout",))
         for name in ("enc_layers", "dec_layers"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 2:
+            if getattr(self, name) < 2:
                 raise ValueError(
-                    f"GNMTConfig.{name} must be an integer >= 2 (a bottom layer and at least one above "
-                    f"it; residual connections start at layer 3), got {value!r}")
-        d = self.dropout
-        if isinstance(d, bool) or not isinstance(d, (int, float)) or math.isnan(d) or not 0.0 <= d < 1.0:
-            raise ValueError(f"GNMTConfig.dropout must be a number in [0, 1), got {d!r}")
+                    f"GNMTConfig.{name} must be at least 2 (a bottom layer and at least one above it; "
+                    f"residual connections start at layer 3), got {getattr(self, name)!r}")
         for name in ("residual", "bidirectional_bottom"):
             value = getattr(self, name)
             if not isinstance(value, bool):
@@ -156,28 +149,12 @@ class GNMTConfig:
         return dataclass_from_dict(cls, values)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _lstm_cell(gates: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
     """``torch.nn.LSTMCell`` from its pre-activations ``gates = W_ih x + b_ih + W_hh h + b_hh``
     ``[B, 4H]`` (order i, f, g, o) and the memory ``c [B, H]``; returns ``(h, c)``."""
     i, f, g, o = gates.chunk(4, dim=-1)
     c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
     return torch.sigmoid(o) * torch.tanh(c), c
-
-
-def _check_ids(name: str, ids: Tensor, dims: int) -> None:
-    if not isinstance(ids, Tensor):
-        raise ValueError(f"{name} must be a torch.Tensor of token ids, got {type(ids).__name__}")
-    if ids.dim() != dims:
-        shape = "[B, S]" if dims == 2 else "[B]"
-        raise ValueError(f"{name} must be {dims}-D {shape}, got shape {tuple(ids.shape)}")
-    if ids.dtype.is_floating_point or ids.is_complex() or ids.dtype == torch.bool:
-        raise ValueError(f"{name} must hold integer token ids (torch.long), got dtype {ids.dtype}")
-    if ids.numel() == 0:
-        raise ValueError(f"{name} is empty (shape {tuple(ids.shape)}): a batch needs at least one token")
 
 
 class GNMTSeq2Seq(Seq2Seq):
@@ -191,7 +168,7 @@ class GNMTSeq2Seq(Seq2Seq):
     Args:
         src_vocab_size, tgt_vocab_size: ``V_src``, ``V`` (positive integers).
         config: :class:`GNMTConfig` (default: laptop-sized).
-        pad_id, sos_id, eos_id: special ids of the target vocabulary (in ``[0, V)``).
+        pad_id, sos_id, eos_id: special ids (in both vocabularies).
 
     Attributes:
         encoder_layers: ``nn.ModuleList`` of ``L_e`` one-layer ``nn.LSTM``; ``[0]`` is the
@@ -209,6 +186,9 @@ class GNMTSeq2Seq(Seq2Seq):
     ``h[:, 0]`` is the next step's attention query). All batch-first, so search reorders
     them with :func:`course_lib.models.select_batch`.
 
+    :meth:`decode_step` is :meth:`embed` + :meth:`step` + :meth:`output`, the three functions
+    the shared packed training pass (:func:`course_lib.models.packed.packed_forward`) runs.
+
     Example::
 
         model = GNMTSeq2Seq(len(data.src_vocab), len(data.tgt_vocab), GNMTConfig(enc_layers=4, dec_layers=4))
@@ -217,20 +197,14 @@ class GNMTSeq2Seq(Seq2Seq):
         loss.backward(); model.layer_grad_norms()  # {"encoder.layer1": ..., "decoder.layer4": ...}
 
     Raises:
-        ValueError: an invalid config (see :class:`GNMTConfig`), a vocabulary size below 1,
-            special ids outside the target vocabulary.
+        ValueError: an invalid config (see :class:`GNMTConfig`) or a config of another type, a
+            vocabulary size below 1, special ids outside the vocabularies.
     """
 
     has_attention = True
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, config: Optional[GNMTConfig] = None,
                  pad_id: int = 0, sos_id: int = 2, eos_id: int = 3):
-        for name, value in (("src_vocab_size", src_vocab_size), ("tgt_vocab_size", tgt_vocab_size)):
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        for name, value in (("pad_id", pad_id), ("sos_id", sos_id), ("eos_id", eos_id)):
-            if not _is_int(value) or not 0 <= value < tgt_vocab_size:
-                raise ValueError(f"{name} must be an id in [0, {tgt_vocab_size}) of the target vocabulary, got {value!r}")
         config = GNMTConfig() if config is None else config
         if not isinstance(config, GNMTConfig):
             raise ValueError(f"config must be a GNMTConfig (or None for the default), got {type(config).__name__}")
@@ -262,26 +236,18 @@ class GNMTSeq2Seq(Seq2Seq):
     def encode(self, src: Tensor, src_lens: Tensor) -> TensorDict:
         """Encode ``src [B, S]`` with true lengths ``src_lens [B]`` (packed: no work on padding).
 
-        Validates the batch once here (ids, lengths, mask), so that :meth:`decode_step` can
-        skip every check that would synchronise with a GPU.
+        Validates the batch once here (:meth:`Seq2Seq.source_pad_mask`: ids, lengths, mask),
+        so that :meth:`decode_step` skips every check that would synchronise with a GPU.
 
         Returns:
             ``enc_outputs [B, S, H]`` (``x^{L_e}``, exactly 0.0 at padding), ``src_pad_mask
             [B, S]`` (True at padding) and ``proj_keys [B, S, A]`` (``U_a x_t``).
 
         Raises:
-            ValueError: ``src`` not a 2-D integer tensor or empty; ids outside ``[0, V_src)``;
-                ``src_lens`` not ``[B]`` integers, a length below 1 or above ``S``.
+            ValueError: ``src`` not a non-empty 2-D integer tensor, or ids outside
+                ``[0, V_src)``; ``src_lens`` not ``[B]`` integers, a length below 1 or above ``S``.
         """
-        _check_ids("src", src, 2)
-        if not isinstance(src_lens, Tensor) or src_lens.dim() != 1 or src_lens.size(0) != src.size(0):
-            raise ValueError(f"src_lens must be a [B] tensor with B = {src.size(0)} (the batch of src), got "
-                             f"shape {tuple(getattr(src_lens, 'shape', ()))}")
-        src_pad_mask = lengths_to_pad_mask(src_lens.to(src.device), src.size(1))  # checks 1 <= len <= S
-        lo, hi = int(src.min()), int(src.max())
-        if lo < 0 or hi >= self.src_vocab_size:
-            raise ValueError(f"src holds ids in [{lo}, {hi}] but the source vocabulary has {self.src_vocab_size} "
-                             "entries; ids must be in [0, src_vocab_size)")
+        src_pad_mask = self.source_pad_mask(src, src_lens)
         S = src.size(1)
         embedded = self.dropout(self.src_embedding(src))  # [B, S, E]
         packed = pack_padded_sequence(embedded, src_lens.cpu(), batch_first=True, enforce_sorted=False)
@@ -305,23 +271,57 @@ class GNMTSeq2Seq(Seq2Seq):
     def attend(self, query: Tensor, enc: TensorDict) -> tuple[Tensor, Tensor]:
         """Additive attention of ``query`` (``y^1_{i-1}``, ``[B, H]``) over the encoder outputs.
 
-        Same numbers as ``self.attention(query, enc_outputs, mask=src_pad_mask,
-        proj_keys=proj_keys)``; the mask was validated in :meth:`encode`, so the per-step check
-        (a host synchronisation on a GPU) is skipped.
+        The unchecked call of :class:`~course_lib.attention.AdditiveAttention` (``check=False``:
+        the mask was validated in :meth:`encode`), so a step does not synchronise with a GPU.
 
         Returns:
             ``context a_i [B, H]`` and ``weights p_i [B, S]`` (exactly 0.0 at padding).
         """
-        scores = self.attention.score(query, enc["proj_keys"])  # [B, S]
-        weights = scores.masked_fill(enc["src_pad_mask"], float("-inf")).softmax(-1)
-        context = torch.bmm(weights.unsqueeze(1), enc["enc_outputs"]).squeeze(1)  # [B, H]
-        return context, weights
+        return self.attention(query, enc["enc_outputs"], mask=enc["src_pad_mask"], proj_keys=enc["proj_keys"],
+                              check=False)
 
-    def _step(self, embedded: Tensor, h: Tensor, c: Tensor, enc: TensorDict):
-        """One target step of every layer from ``E y_{i-1}`` ``[B, E]`` and the state
-        ``h``, ``c`` ``[B, L_d, H]``; returns ``([y^{L_d}_i; a_i] [B, 2H], h', c', p_i)``."""
-        context, weights = self.attend(h[:, 0], enc)  # a_i from y^1_{i-1}
-        h1, c1 = self.decoder_layers[0](torch.cat([embedded, context], dim=-1), (h[:, 0], c[:, 0]))
+    def embed(self, tokens: Tensor) -> Tensor:
+        """The bottom decoder layer's input projection of target words, the part that depends
+        only on the word: ``W_ih[:, :E] dropout(E y) + b_ih + b_hh``.
+
+        Args:
+            tokens: ids ``[B]`` or ``[B, T]``.
+
+        Returns:
+            ``[B, 4H]`` or ``[B, T, 4H]`` (LSTM gate pre-activations, order i, f, g, o).
+
+        Raises:
+            ValueError: an id outside the target vocabulary (CPU tensors).
+        """
+        bottom = self.decoder_layers[0]
+        emb = self.dropout(self.embed_tokens(self.tgt_embedding, tokens))
+        return F.linear(emb, bottom.weight_ih[:, : self.config.emb_dim], bottom.bias_ih + bottom.bias_hh)
+
+    def _bottom(self, gi: Tensor, h: Tensor, c: Tensor, enc: TensorDict):
+        """Attention and the bottom decoder layer: ``a_i`` from ``q_i = h = y^1_{i-1}``, then
+        ``y^1_i = LSTM_1([E y_{i-1}; a_i])`` with the word's share ``gi`` (:meth:`embed`) given.
+
+        Returns:
+            ``(y^1_i [B, H], c^1_i [B, H], a_i [B, H], p_i [B, S])``.
+        """
+        bottom = self.decoder_layers[0]
+        context, weights = self.attend(h, enc)  # a_i from y^1_{i-1}
+        gates = gi + F.linear(context, bottom.weight_ih[:, self.config.emb_dim:]) + F.linear(h, bottom.weight_hh)
+        h1, c1 = _lstm_cell(gates, c)
+        return h1, c1, context, weights
+
+    def step(self, gi: Tensor, state: TensorDict, enc: TensorDict):
+        """One target position of every layer, without the output layer.
+
+        Args:
+            gi: :meth:`embed` of ``y_{i-1}``, ``[B, 4H]``. state: ``h``, ``c`` ``[B, L_d, H]``.
+            enc: the encoder dictionary (``B`` rows).
+
+        Returns:
+            ``(new_state, features [y^{L_d}_i; a_i] [B, 2H], p_i [B, S])``.
+        """
+        h, c = state["h"], state["c"]
+        h1, c1, context, weights = self._bottom(gi, h[:, 0], c[:, 0], enc)
         hs, cs, x = [h1], [c1], h1
         for k, lstm in enumerate(self.decoder_layers[1:], start=2):
             inp = torch.cat([self.dropout(x), context], dim=-1).unsqueeze(1)  # [B, 1, 2H]
@@ -331,11 +331,15 @@ class GNMTSeq2Seq(Seq2Seq):
             x = y + x if self._residual(k) else y
             hs.append(hk.squeeze(0))
             cs.append(ck.squeeze(0))
-        return torch.cat([x, context], dim=-1), torch.stack(hs, 1), torch.stack(cs, 1), weights
+        return {"h": torch.stack(hs, 1), "c": torch.stack(cs, 1)}, torch.cat([x, context], dim=-1), weights
+
+    def output(self, features: Tensor) -> Tensor:
+        """The output layer: ``logits = W_o dropout([y^{L_d}; a]) + b_o``, ``[N, 2H] -> [N, V]``."""
+        return self.out(self.dropout(features))
 
     def decode_step(self, prev_tokens: Tensor, state: TensorDict, enc: TensorDict) -> StepOutput:
         """One target position: attention from ``state["h"][:, 0]`` (``y^1_{i-1}``), then every
-        layer, then the output layer.
+        layer, then the output layer (:meth:`embed` + :meth:`step` + :meth:`output`).
 
         Args:
             prev_tokens: ``[B]`` ids of ``y_{i-1}`` (``<sos>`` first). state: from
@@ -346,43 +350,37 @@ class GNMTSeq2Seq(Seq2Seq):
             and ``attn_weights [B, S]`` (``p_i``, exactly 0.0 at padding).
 
         Raises:
-            ValueError: ``prev_tokens`` not a 1-D integer tensor; batch sizes or state shapes
-                that do not match (shape checks only: no host synchronisation).
+            ValueError: ``prev_tokens`` not a 1-D integer tensor; batch sizes that differ;
+                ``state`` without ``h``/``c`` of shape ``[B, L_d, H]`` (shape checks only: no
+                host synchronisation); an id outside the vocabulary (CPU).
         """
-        if not isinstance(prev_tokens, Tensor) or prev_tokens.dim() != 1:
-            raise ValueError(f"prev_tokens must be a 1-D [B] tensor of ids, got shape "
-                             f"{tuple(getattr(prev_tokens, 'shape', ()))}")
-        if prev_tokens.dtype.is_floating_point or prev_tokens.dtype == torch.bool:
-            raise ValueError(f"prev_tokens must hold integer ids, got dtype {prev_tokens.dtype}")
-        B = prev_tokens.size(0)
-        want = (B, self.config.dec_layers, self.config.hidden_dim)
+        self.check_step_args(prev_tokens, state, enc)
+        want = (prev_tokens.size(0), self.config.dec_layers, self.config.hidden_dim)
         for key in ("h", "c"):
             if key not in state or tuple(state[key].shape) != want:
                 raise ValueError(f"state[{key!r}] must be [B, L_d, H] = {list(want)}, got "
                                  f"{tuple(state[key].shape) if key in state else 'nothing'}; use init_state(enc)")
-        if enc["enc_outputs"].size(0) != B:
-            raise ValueError(f"prev_tokens has batch size {B} but enc has {enc['enc_outputs'].size(0)}")
-        embedded = self.dropout(self.tgt_embedding(prev_tokens))  # [B, E]
-        feat, h, c, weights = self._step(embedded, state["h"], state["c"], enc)
-        return StepOutput(self.out(self.dropout(feat)), {"h": h, "c": c}, weights)
+        new_state, features, weights = self.step(self.embed(prev_tokens), state, enc)
+        return StepOutput(self.output(features), new_state, weights)
 
     # --- training pass -------------------------------------------------------------------
     def forward(self, src: Tensor, src_lens: Tensor, tgt: Tensor, teacher_forcing_ratio: float = 1.0) -> Seq2SeqOutput:
         """Training pass with the decisions of :meth:`Seq2Seq.forward`, restructured for speed.
 
-        The same teacher-forcing coins as the base step loop (one per position, drawn from
-        Python's ``random`` in the same order, so a seeded run matches it) and the same
-        numbers, up to rounding, at every position whose target is a real token. Sentences
-        are ordered by target length and step ``t`` runs only on those still going (packed).
+        The same teacher-forcing coins as the base step loop (drawn up front by
+        :mod:`course_lib.models.packed` from Python's ``random`` in the same order, so a seeded
+        run matches it) and the same numbers, up to rounding, at every position whose target
+        is a real token. Sentences are ordered by target length and step ``t`` runs only on
+        those still going (packed).
 
         - Teacher forcing 1.0: the sequential part is only the attention and the bottom
-          decoder layer (``a_i`` needs ``y^1_{i-1}``); the bottom layer's input projection of
-          the gold embeddings is one matrix product before the loop. Then each layer above
-          runs over every position at once (one packed ``nn.LSTM`` call on ``[y^{k-1}; a]``),
-          and the output layer is one matrix product.
-        - Teacher forcing below 1.0: every layer runs per step (the next input may be the
-          argmax of this step's logits); the output layer runs in the loop only where that
-          argmax is used, after the loop for the other positions.
+          decoder layer (``a_i`` needs ``y^1_{i-1}``), with the gold words' share of its input
+          projection computed in one product before the loop (:meth:`embed`). Then each layer
+          above runs over every position at once (one packed ``nn.LSTM`` call on
+          ``[y^{k-1}; a]``), and the output layer is one matrix product.
+        - Teacher forcing below 1.0: :func:`~course_lib.models.packed.packed_forward` over
+          :meth:`embed`, :meth:`step` and :meth:`output` (every layer per step, since the next
+          input may be the argmax of this step's logits).
 
         Args:
             src: ``[B, S]``; src_lens: ``[B]``; tgt: ``[B, T]`` target ids, each row
@@ -394,64 +392,20 @@ class GNMTSeq2Seq(Seq2Seq):
             positions whose target ``tgt[:, 1:]`` is ``<pad>`` are not computed (0).
 
         Raises:
-            ValueError: ``teacher_forcing_ratio`` outside ``[0, 1]``; batch sizes that differ;
-                ``tgt`` not a 2-D integer tensor with ``T >= 2`` or with ids outside ``[0, V)``;
-                any problem :meth:`encode` reports.
+            ValueError: as :meth:`Seq2Seq.check_forward_args` (ratio outside ``[0, 1]``, bad
+                ``tgt``, batch sizes that differ, no real target token) and :meth:`encode`.
         """
-        _check_ids("tgt", tgt, 2)
-        if isinstance(teacher_forcing_ratio, bool) or not isinstance(teacher_forcing_ratio, (int, float)) \
-                or math.isnan(teacher_forcing_ratio):
-            raise ValueError(f"teacher_forcing_ratio must be a number in [0, 1], got {teacher_forcing_ratio!r}")
-        if not isinstance(src, Tensor) or not isinstance(src_lens, Tensor):
-            raise ValueError("src and src_lens must be tensors ([B, S] ids and [B] lengths)")
         self.check_forward_args(src, src_lens, tgt, teacher_forcing_ratio)
-        if tgt.size(1) < 2:
-            raise ValueError(f"tgt must have at least 2 positions (<sos> and one word), got shape {tuple(tgt.shape)}")
-        lo, hi = int(tgt.min()), int(tgt.max())
-        if lo < 0 or hi >= self.tgt_vocab_size:
-            raise ValueError(f"tgt holds ids in [{lo}, {hi}] but the target vocabulary has {self.tgt_vocab_size} "
-                             "entries; ids must be in [0, tgt_vocab_size)")
-        B, T = tgt.size(0), tgt.size(1) - 1
-        plan = packed_schedule(self, src, src_lens, tgt, teacher_forcing_ratio)
-        enc, order, active, steps = plan.enc, plan.order, plan.active, plan.steps
-        S = enc["enc_outputs"].size(1)
-        if steps == 0:  # no real target token anywhere
-            zeros = enc["enc_outputs"].new_zeros(B, T, self.tgt_vocab_size)
-            return Seq2SeqOutput(zeros, enc["enc_outputs"].new_zeros(B, T, S))
-        row_ids = order * T  # [B] flat index of (sentence, position 0) in the [B * T] output
-        rows = [row_ids[: active[t]] + t for t in range(steps)]
-        if all(plan.gold[:steps]):
-            logits, weights = self._teacher_forced(enc, plan.tgt_in, active[:steps])
-            return Seq2SeqOutput(scatter_rows([logits], [torch.cat(rows)], B * T).view(B, T, -1),
-                                 scatter_rows([weights], [torch.cat(rows)], B * T).view(B, T, -1))
-
-        gold_emb = self.dropout(self.tgt_embedding(plan.tgt_in)).unbind(1)  # per step [B, E]
-        h, c = self.init_state(enc).values()
-        now, now_rows, later, later_rows, weights = [], [], [], [], []
-        prev_logits: Optional[Tensor] = None
-        enc_t: TensorDict = {}
-        for t in range(steps):
-            n = active[t]
-            if plan.gold[t]:
-                emb_t = gold_emb[t][:n]
-            else:
-                emb_t = self.dropout(self.tgt_embedding(prev_logits[:n].argmax(-1)))
-            if t == 0 or n != active[t - 1]:  # slice the encoder tensors only when the batch shrinks
-                enc_t = {k: v[:n] for k, v in enc.items()}
-            feat, h, c, alpha = self._step(emb_t, h[:n], c[:n], enc_t)
-            weights.append(alpha)
-            if plan.need_now[t]:
-                prev_logits = self.out(self.dropout(feat))
-                now.append(prev_logits)
-                now_rows.append(rows[t])
-            else:
-                later.append(feat)
-                later_rows.append(rows[t])
-        if later:
-            now.append(self.out(self.dropout(torch.cat(later))))  # one product for all of them
-            now_rows.append(torch.cat(later_rows))
-        return Seq2SeqOutput(scatter_rows(now, now_rows, B * T).view(B, T, -1),
-                             scatter_rows(weights, rows, B * T).view(B, T, -1))
+        enc = self.encode(src, src_lens)
+        if teacher_forcing_ratio < 1.0:
+            return packed_forward(enc, self.init_state(enc), tgt, embed=self.embed, step=self.step,
+                                  output=self.output, pad_id=self.pad_id, teacher_forcing_ratio=teacher_forcing_ratio)
+        plan = plan_packed(enc, tgt, self.pad_id, 1.0)
+        if plan.steps == 0:
+            raise ValueError("tgt holds no real token after <sos>: nothing to predict")
+        logits, weights = self._teacher_forced(plan.enc, plan.tgt_in, plan.active)
+        rows = [torch.cat(plan.rows)]
+        return Seq2SeqOutput(plan.scatter([logits], rows), plan.scatter([weights], rows))
 
     def _teacher_forced(self, enc: TensorDict, tgt_in: Tensor, active: List[int]) -> tuple[Tensor, Tensor]:
         """Teacher forcing 1.0 on a batch ordered by target length (longest first).
@@ -464,13 +418,9 @@ class GNMTSeq2Seq(Seq2Seq):
             ``logits [N, V]`` and ``weights [N, S]`` in packed order (step by step, the first
             ``active[t]`` sentences of step ``t``), ``N = sum(active)``.
         """
-        E = self.config.emb_dim
-        bottom = self.decoder_layers[0]
-        w_emb, w_ctx = bottom.weight_ih[:, :E], bottom.weight_ih[:, E:]
-        gold_emb = self.dropout(self.tgt_embedding(tgt_in))  # [B, steps, E]
-        # per step [B, 4H]; unbind (not gold_gi[:n, t]) so that backward does not build a full
+        # per step [B, 4H]; unbind (not gi[:n, t]) so that backward does not build a full
         # [B, steps, 4H] gradient at every step
-        gold_gi = F.linear(gold_emb, w_emb, bottom.bias_ih + bottom.bias_hh).unbind(1)
+        gold_gi = self.embed(tgt_in).unbind(1)
         h, c = enc["enc_outputs"].new_zeros(2, tgt_in.size(0), self.config.hidden_dim)  # bottom layer's state
         ys: List[Tensor] = []
         contexts: List[Tensor] = []
@@ -479,9 +429,7 @@ class GNMTSeq2Seq(Seq2Seq):
         for t, n in enumerate(active):  # the sequential recurrence: attention + bottom layer
             if t == 0 or n != active[t - 1]:  # slice the encoder tensors only when the batch shrinks
                 enc_t = {k: enc[k][:n] for k in ("enc_outputs", "src_pad_mask", "proj_keys")}
-            context, alpha = self.attend(h[:n], enc_t)  # a_i from y^1_{i-1}
-            gates = gold_gi[t][:n] + F.linear(context, w_ctx) + F.linear(h[:n], bottom.weight_hh)
-            h, c = _lstm_cell(gates, c[:n])  # y^1_i
+            h, c, context, alpha = self._bottom(gold_gi[t][:n], h[:n], c[:n], enc_t)  # y^1_i, a_i
             ys.append(h)
             contexts.append(context)
             weights.append(alpha)
@@ -491,8 +439,7 @@ class GNMTSeq2Seq(Seq2Seq):
         for k, lstm in enumerate(self.decoder_layers[1:], start=2):  # all positions at once
             y = lstm(PackedSequence(torch.cat([self.dropout(x), a], dim=-1), batch_sizes))[0].data
             x = y + x if self._residual(k) else y
-        logits = self.out(self.dropout(torch.cat([x, a], dim=-1)))  # [N, V]
-        return logits, torch.cat(weights)
+        return self.output(torch.cat([x, a], dim=-1)), torch.cat(weights)  # [N, V], [N, S]
 
     # --- diagnostics ---------------------------------------------------------------------
     def layer_groups(self) -> "OrderedDict[str, nn.Module]":
