@@ -400,3 +400,27 @@ def test_target_without_words_is_refused():
     tgt[:, 1:] = PAD
     with pytest.raises(ValueError, match="no real token"):
         model(b.src, b.src_lens, tgt)
+
+
+def test_beam_search_runs_on_gnmt():
+    """Beam search reorders the GNMT state with select_batch: beam size 1 equals greedy; wider
+    beams, with and without GNMT's penalties, return sorted n-best lists."""
+    from course_lib.decoding import beam_search
+
+    model = tiny(4).eval()
+    b = batch(seed=18)
+    greedy = greedy_decode(model, b.src, b.src_lens, max_len=6)
+    one = beam_search(model, b.src, b.src_lens, beam_size=1, max_len=6).best()
+    for i, hyp in enumerate(one):
+        n = int(greedy.lengths[i])
+        expected = greedy.tokens[i, : n - 1 if bool(greedy.finished[i]) else n].tolist()
+        assert hyp.tokens == expected
+        assert hyp.log_prob == pytest.approx(float(greedy.log_probs[i]), abs=1e-4)
+    wide = beam_search(model, b.src, b.src_lens, beam_size=3, max_len=6, n_best=2)
+    for hyps in wide.hypotheses:
+        assert 1 <= len(hyps) <= 2
+        assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+    penalised = beam_search(model, b.src, b.src_lens, beam_size=3, max_len=6, alpha=0.6, beta=0.2)
+    for hyp, n in zip(penalised.best(), b.src_lens.tolist()):
+        if hyp.attn_weights is not None:
+            assert hyp.attn_weights.shape[-1] == n
