@@ -491,7 +491,7 @@ class GeneralAttention(Attention):
     """
 
     def __init__(self, query_dim: int, key_dim: int, temperature: float = 1.0) -> None:
-        super().__init__(temperature, query_dim, key_dim)
+        super().__init__(temperature, require_positive_int(query_dim, "query_dim"), require_positive_int(key_dim, "key_dim"))
         self.W_a = nn.Linear(key_dim, query_dim, bias=False)
 
     def proj_dim(self, key_width: int) -> int:
@@ -532,7 +532,7 @@ class AdditiveAttention(Attention):
     """
 
     def __init__(self, query_dim: int, key_dim: int, attn_dim: int, temperature: float = 1.0) -> None:
-        super().__init__(temperature, query_dim, key_dim)
+        super().__init__(temperature, require_positive_int(query_dim, "query_dim"), require_positive_int(key_dim, "key_dim"))
         attn_dim = require_positive_int(attn_dim, "attn_dim")
         self.W_a = nn.Linear(query_dim, attn_dim, bias=False)
         self.U_a = nn.Linear(key_dim, attn_dim, bias=False)
@@ -572,7 +572,7 @@ class LocationAttention(Attention):
     """
 
     def __init__(self, query_dim: int, max_src_len: int, temperature: float = 1.0) -> None:
-        super().__init__(temperature, query_dim)
+        super().__init__(temperature, require_positive_int(query_dim, "query_dim"))
         self.max_src_len = require_positive_int(max_src_len, "max_src_len")
         self.W_a = nn.Linear(query_dim, self.max_src_len, bias=False)
 
@@ -637,7 +637,7 @@ class QueryKeyAttention(Attention):
     """
 
     def __init__(self, query_dim: int, key_dim: int, attn_dim: int, temperature: float = 1.0) -> None:
-        super().__init__(temperature, query_dim, key_dim)
+        super().__init__(temperature, require_positive_int(query_dim, "query_dim"), require_positive_int(key_dim, "key_dim"))
         attn_dim = require_positive_int(attn_dim, "attn_dim")
         self.W_Q = nn.Linear(query_dim, attn_dim, bias=False)
         self.W_K = nn.Linear(key_dim, attn_dim, bias=False)

@@ -173,12 +173,7 @@ class BahdanauSeq2Seq(Seq2Seq):
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, config: Optional[BahdanauConfig] = None,
                  pad_id: int = 0, sos_id: int = 2, eos_id: int = 3):
         super().__init__(src_vocab_size, tgt_vocab_size, pad_id, sos_id, eos_id)
-        config = BahdanauConfig() if config is None else config
-        if not isinstance(config, BahdanauConfig):
-            raise TypeError(f"config must be a BahdanauConfig (or None), got {type(config).__name__}; "
-                            "use BahdanauConfig.from_dict(...) for a dictionary")
-        config.validate()
-        self.config = config
+        self.config = config = self.checked_config(config, BahdanauConfig)
         E, H_enc, H, A = config.emb_dim, config.enc_hidden_dim, config.dec_hidden_dim, config.attn_dim
         self.encoder = RNNEncoder(src_vocab_size, E, H_enc, num_layers=1, dropout=config.dropout,
                                   cell="gru", bidirectional=True, pad_id=pad_id)

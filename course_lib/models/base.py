@@ -188,6 +188,21 @@ class Seq2Seq(nn.Module):
         return None
 
     # --- input checks (every model calls them first) ------------------------------------
+    @staticmethod
+    def checked_config(config, config_class):
+        """``config`` validated (``config_class()`` when ``None``): what each model's ``__init__`` uses.
+
+        Raises:
+            TypeError: ``config`` is not a ``config_class`` (a dict: use ``config_class.from_dict``).
+            ValueError: a bad field (from the config's ``validate()``, naming the field).
+        """
+        config = config_class() if config is None else config
+        if not isinstance(config, config_class):
+            raise TypeError(f"config must be a {config_class.__name__} (or None), got {type(config).__name__}; "
+                            f"use {config_class.__name__}.from_dict(...) for a dictionary")
+        config.validate()
+        return config
+
     def source_pad_mask(self, src: Tensor, src_lens: Tensor) -> Tensor:
         """Validate a source batch and return its ``src_pad_mask`` (what :meth:`encode` calls first).
 

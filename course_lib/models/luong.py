@@ -84,7 +84,7 @@ class LocalPAttention(Attention):
     def __init__(self, score: Attention, query_dim: int, window: int = 10, pos_dim: Optional[int] = None):
         if not isinstance(score, Attention):
             raise TypeError(f"score must be a course_lib.attention.Attention module, got {type(score).__name__}")
-        super().__init__(1.0, query_dim, score.key_dim)
+        super().__init__(1.0, require_positive_int(query_dim, "query_dim"), score.key_dim)
         self.inner = score
         self.window = require_positive_int(window, "window")
         self.sigma = self.window / 2.0
@@ -272,12 +272,7 @@ class LuongSeq2Seq(Seq2Seq):
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, config: Optional[LuongConfig] = None,
                  pad_id: int = 0, sos_id: int = 2, eos_id: int = 3):
         super().__init__(src_vocab_size, tgt_vocab_size, pad_id, sos_id, eos_id)
-        config = LuongConfig() if config is None else config
-        if not isinstance(config, LuongConfig):
-            raise TypeError(f"config must be a LuongConfig (or None), got {type(config).__name__}; "
-                            "use LuongConfig.from_dict(...) for a dictionary")
-        config.validate()
-        self.config = config
+        self.config = config = self.checked_config(config, LuongConfig)
         E, H, L = config.emb_dim, config.hidden_dim, config.num_layers
         self.encoder = RNNEncoder(src_vocab_size, E, H, L, config.dropout, cell="lstm", pad_id=pad_id)
         self.tgt_embedding = nn.Embedding(tgt_vocab_size, E, padding_idx=pad_id)

@@ -7,8 +7,11 @@ fixed-size state -- the bottleneck lesson 01 measures and attention removes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Dict
 
 from torch import Tensor, nn
+
+from ..utils import dataclass_from_dict
 
 from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
 from .encoders import RNNEncoder
@@ -41,6 +44,15 @@ class VanillaConfig:
         """Check every field (also called by :class:`VanillaSeq2Seq`); raises ValueError."""
         check_config_sizes(self, ("emb_dim", "hidden_dim", "num_layers"), ("dropout",))
 
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> "VanillaConfig":
+        """Build a config from a dictionary.
+
+        Raises:
+            ValueError: a key is not a field (the message lists the valid ones), or a bad value.
+        """
+        return dataclass_from_dict(cls, values)
+
 
 class VanillaSeq2Seq(Seq2Seq):
     """Sutskever et al. (2014) encoder--decoder with stacked LSTMs (sec. 2 and 3.4).
@@ -64,11 +76,7 @@ class VanillaSeq2Seq(Seq2Seq):
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, config: VanillaConfig | None = None,
                  pad_id: int = 0, sos_id: int = 2, eos_id: int = 3):
         super().__init__(src_vocab_size, tgt_vocab_size, pad_id, sos_id, eos_id)
-        config = VanillaConfig() if config is None else config
-        if not isinstance(config, VanillaConfig):
-            raise TypeError(f"config must be a VanillaConfig (or None), got {type(config).__name__}")
-        config.validate()
-        self.config = config
+        self.config = config = self.checked_config(config, VanillaConfig)
         self.encoder = RNNEncoder(src_vocab_size, config.emb_dim, config.hidden_dim, config.num_layers,
                                   config.dropout, cell="lstm", pad_id=pad_id)
         self.tgt_embedding = nn.Embedding(tgt_vocab_size, config.emb_dim, padding_idx=pad_id)
