@@ -142,3 +142,14 @@ def test_data_cache_dir_defaults_outside_repo(monkeypatch, tmp_path):
     assert D.data_cache_dir() == (tmp_path / "xdg" / "course_lib").resolve()
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "mine"))
     assert D.data_cache_dir() == (tmp_path / "mine").resolve()
+
+
+def test_read_checksums_and_sha256_file_bad_arguments(tmp_path):
+    with pytest.raises(TypeError, match="name"):
+        D.read_checksums(123)
+    with pytest.raises(ValueError, match="plain file name"):
+        D.read_checksums("../__init__.py")
+    with pytest.raises(TypeError, match="path"):
+        D.sha256_file(None)
+    with pytest.raises(FileNotFoundError):
+        D.sha256_file(tmp_path / "missing.bin")

@@ -212,3 +212,13 @@ def test_prepare_multi30k_subwords(mirror_root, cache_dir, monkeypatch):
         warnings.simplefilter("error")
         cased = D.prepare_multi30k("de", "en", lower=False, **{**kwargs, "tokenizer": "spacy"})
     assert "Ein" in cased.src_vocab.itos
+
+
+def test_subword_cache_path_validates():
+    assert D.subword_cache_path("0123456789abcdef" * 4, 8000).name == "bpe8000-0123456789abcdef.json"
+    with pytest.raises(TypeError):
+        D.subword_cache_path(5, 8000)
+    with pytest.raises(ValueError, match="hex"):
+        D.subword_cache_path("xyz", 8000)
+    with pytest.raises(ValueError, match="vocab_size"):
+        D.subword_cache_path("0123456789abcdef", 0)

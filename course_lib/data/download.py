@@ -74,7 +74,13 @@ def data_cache_dir() -> Path:
 
 
 def sha256_file(path: str | os.PathLike) -> str:
-    """SHA-256 hex digest of the file at ``path`` (read in 64 KiB chunks)."""
+    """SHA-256 hex digest of the file at ``path`` (read in 64 KiB chunks).
+
+    Raises:
+        TypeError: ``path`` is not a str or path. FileNotFoundError: no such file.
+    """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path, got {type(path).__name__}")
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
@@ -88,8 +94,14 @@ def read_checksums(name: str) -> dict[str, str]:
     The file has ``sha256sum`` format (``<digest>  <relative path>``; ``#`` comments).
 
     Raises:
-        ValueError: the file does not exist in the package or a line is malformed.
+        TypeError: ``name`` is not a str.
+        ValueError: ``name`` is not a plain file name, the file does not exist in the
+            package, or a line is malformed.
     """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a file name str such as 'multi30k.txt', got {type(name).__name__}")
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"name must be a plain file name in course_lib/checksums/, got {name!r}")
     ref = resources.files("course_lib").joinpath("checksums", name)
     if not ref.is_file():
         raise ValueError(f"no checksum list course_lib/checksums/{name} in the installed package")

@@ -226,7 +226,21 @@ def _fingerprint(texts: Sequence[str], settings: dict) -> str:
 
 
 def subword_cache_path(fingerprint: str, vocab_size: int) -> Path:
-    """Where :func:`train_subword_tokenizer` caches a model: ``data_cache_dir()/subwords/bpe{V}-{hash}.json``."""
+    """Where :func:`train_subword_tokenizer` caches a model: ``data_cache_dir()/subwords/bpe{V}-{hash}.json``.
+
+    Args:
+        fingerprint: :attr:`SubwordTokenizer.fingerprint` (hex, at least 16 characters).
+        vocab_size: the requested vocabulary size.
+
+    Raises:
+        TypeError, ValueError: ``fingerprint`` is not a hex str of 16+ characters, or
+            ``vocab_size`` is not an int >= 2.
+    """
+    if not isinstance(fingerprint, str):
+        raise TypeError(f"fingerprint must be a hex str, got {type(fingerprint).__name__}")
+    if len(fingerprint) < 16 or any(c not in "0123456789abcdef" for c in fingerprint):
+        raise ValueError(f"fingerprint must be at least 16 lower-case hex characters, got {fingerprint!r:.40}")
+    check_positive_int("vocab_size", vocab_size, minimum=2)
     return data_cache_dir() / "subwords" / f"bpe{vocab_size}-{fingerprint[:16]}.json"
 
 
