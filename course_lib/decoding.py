@@ -389,8 +389,9 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
     position ``j``. ``alpha = beta = 0`` gives the plain log-probability sum.
 
     The search: all sentences x ``beam_size`` beams run as one batch of ``B * K`` rows
-    through ``model.decode_step``. At each step every open hypothesis is extended by every
-    word; of the ``2K`` best extensions by ``log P`` (all open hypotheses have the same
+    through ``model.decode_step`` (``B`` rows at step 0, where every beam holds the same
+    empty prefix). At each step every open hypothesis is extended by every word; of the
+    ``2K`` best extensions by ``log P`` (all open hypotheses have the same
     length, so this is also their ``log P / lp`` order), those ending in ``<eos>`` among
     the first ``K`` enter the sentence's pool of finished hypotheses (scored with
     ``s(Y, X)``; the pool keeps the ``K`` best), and the ``K`` best others stay open. A
@@ -408,8 +409,8 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
         src: ``[B, S]`` integer source ids, padded; src_lens: ``[B]`` true lengths.
         beam_size: ``K >= 1``, hypotheses kept per sentence.
         max_len: most tokens per hypothesis, ``<eos>`` included (default :func:`default_max_len`).
-        alpha: length-normalisation strength ``>= 0`` (GNMT used 0.2 ... 1; 0 = off).
-        beta: coverage-penalty strength ``>= 0`` (GNMT used 0.2 ... 1; 0 = off); needs a
+        alpha: length-normalisation strength ``>= 0`` (Wu et al. explore 0 ... 1; 0 = off).
+        beta: coverage-penalty strength ``>= 0`` (Wu et al. explore 0 ... 1; 0 = off); needs a
             model with attention.
         n_best: hypotheses returned per sentence, ``1 <= n_best <= beam_size``.
         record_steps: also return, per sentence and step, the hypotheses kept
