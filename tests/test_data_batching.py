@@ -49,7 +49,7 @@ def test_batch_src_pad_mask_rejects_lengths_longer_than_source():
     b = collate_batch([([5, 3], [2, 3])])
     bad = Batch(src=b.src, src_lens=torch.tensor([5]), tgt=b.tgt, tgt_lens=b.tgt_lens)
     with pytest.raises(ValueError, match="src_lens"):
-        bad.src_pad_mask
+        _ = bad.src_pad_mask
 
 
 @pytest.mark.parametrize(

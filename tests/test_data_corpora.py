@@ -120,7 +120,9 @@ def test_read_tab_pairs_errors(tmp_path):
         D.read_tab_pairs(latin)
 
 
-@pytest.mark.parametrize("max_pairs, exc", [(0, ValueError), (-1, ValueError), (2.5, TypeError), ("3", TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "max_pairs, exc", [(0, ValueError), (-1, ValueError), (2.5, TypeError), ("3", TypeError), (True, TypeError)]
+)
 def test_read_tab_pairs_bad_max_pairs(tmp_path, max_pairs, exc):
     path = tmp_path / "ok.txt"
     path.write_text("Go.\tVa !\n", encoding="utf-8")

@@ -46,12 +46,18 @@ Shape legend: ``B`` batch, ``S`` source length, ``T`` target length (in tokens).
 
 from __future__ import annotations
 
-from course_lib.data.batching import Batch, BucketBatchSampler, TranslationDataset, collate_batch, make_loader
+from course_lib.data.batching import (
+    Batch,
+    BucketBatchSampler,
+    TranslationDataset,
+    collate_batch,
+    make_loader,
+)
 from course_lib.data.corpora import (
-    Pair,
     MULTI30K_BASE_URL,
     MULTI30K_LANGS,
     MULTI30K_SPLITS,
+    Pair,
     load_multi30k,
     make_date_corpus,
     multi30k_file,
@@ -66,9 +72,26 @@ from course_lib.data.download import (
     read_checksums,
     sha256_file,
 )
-from course_lib.data.prepare import TOKENIZER_KINDS, TranslationData, prepare_multi30k, prepare_pairs, token_stats
-from course_lib.data.subwords import SubwordTokenizer, subword_cache_path, train_subword_tokenizer
-from course_lib.data.text import SPACE_TOKEN, CharTokenizer, Tokenizer, char_tokenize, detokenize, detokenize_words
+from course_lib.data.prepare import (
+    TOKENIZER_KINDS,
+    TranslationData,
+    prepare_multi30k,
+    prepare_pairs,
+    token_stats,
+)
+from course_lib.data.subwords import (
+    SubwordTokenizer,
+    subword_cache_path,
+    train_subword_tokenizer,
+)
+from course_lib.data.text import (
+    SPACE_TOKEN,
+    CharTokenizer,
+    Tokenizer,
+    char_tokenize,
+    detokenize,
+    detokenize_words,
+)
 from course_lib.data.vocab import EOS, PAD, SOS, SPECIALS, UNK, Vocab, VocabIdError
 
 __all__ = [

@@ -62,3 +62,36 @@ def check_tokens(tokens: Any, what: str) -> list[str]:
                 "pass one sentence's tokens at a time"
             )
     return tokens
+
+
+def save_json(path, payload: dict):
+    """Write ``payload`` as UTF-8 JSON through :func:`course_lib.utils.atomic_write`; return the path."""
+    import json
+
+    from course_lib.utils import atomic_write
+
+    return atomic_write(path, lambda f: json.dump(payload, f, ensure_ascii=False), mode="w", encoding="utf-8")
+
+
+def load_format_json(path, fmt: str, field: str, field_type: type, what: str, hint: str) -> dict:
+    """Read a JSON file written by :func:`save_json` whose ``"format"`` is ``fmt`` and whose
+    ``field`` holds a ``field_type``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not valid UTF-8 JSON (e.g. truncated), or not a ``what`` file; the
+            message ends with ``hint``.
+    """
+    import json
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} at {path}; {hint}")
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not a {what} (not valid JSON; truncated?): {err}; {hint}") from err
+    if not isinstance(payload, dict) or payload.get("format") != fmt or not isinstance(payload.get(field), field_type):
+        raise ValueError(f"{path} is not a {what}; {hint}")
+    return payload

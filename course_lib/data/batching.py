@@ -21,13 +21,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from course_lib.data._checks import check_positive_int
+from course_lib.data.corpora import Pair
 from course_lib.data.text import tokenize_all
 from course_lib.data.vocab import Vocab
 from course_lib.utils import lengths_to_pad_mask
 
 __all__ = ["Batch", "TranslationDataset", "collate_batch", "BucketBatchSampler", "make_loader"]
 
-Pair = tuple[str, str]
 
 
 def _is_int_tensor(x: object) -> bool:

@@ -12,14 +12,13 @@ from typing import Callable, Sequence
 
 from course_lib.data._checks import check_positive_int, check_tokens
 from course_lib.data.batching import TranslationDataset, _check_pairs
-from course_lib.data.corpora import _check_split_langs, load_multi30k
+from course_lib.data.corpora import Pair, _check_split_langs, load_multi30k
 from course_lib.data.subwords import train_subword_tokenizer
 from course_lib.data.text import Tokenizer, detokenize, tokenize_all
 from course_lib.data.vocab import Vocab
 
 __all__ = ["TranslationData", "prepare_pairs", "prepare_multi30k", "token_stats", "TOKENIZER_KINDS"]
 
-Pair = tuple[str, str]
 
 TOKENIZER_KINDS = ("spacy", "subword")
 """What :func:`prepare_multi30k` can split text into: spaCy words, or BPE subword pieces."""

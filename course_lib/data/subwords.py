@@ -37,10 +37,9 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from course_lib.data._checks import check_positive_int, check_texts, check_tokens
+from course_lib.data._checks import check_positive_int, check_texts, check_tokens, load_format_json, save_json
 from course_lib.data.download import data_cache_dir
 from course_lib.data.vocab import UNK
-from course_lib.utils import atomic_write
 
 __all__ = ["SubwordTokenizer", "train_subword_tokenizer", "subword_cache_path"]
 
@@ -160,8 +159,7 @@ class SubwordTokenizer:
         Returns:
             ``path`` as a :class:`~pathlib.Path`.
         """
-        payload = self._payload()
-        return atomic_write(path, lambda f: json.dump(payload, f, ensure_ascii=False), mode="w", encoding="utf-8")
+        return save_json(path, self._payload())
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SubwordTokenizer:
@@ -173,16 +171,8 @@ class SubwordTokenizer:
                 truncated or corrupt); the message says to delete it (a cached model is then
                 retrained by :func:`train_subword_tokenizer`).
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"no subword model at {path}; train one with train_subword_tokenizer")
-        hint = "delete it and train again with train_subword_tokenizer"
-        try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path} is not a course_lib subword model (not valid JSON; truncated?): {err}; {hint}") from err
-        if not isinstance(payload, dict) or payload.get("format") != _FORMAT or not isinstance(payload.get("tokenizer"), dict):
-            raise ValueError(f"{path} is not a course_lib subword model (write one with SubwordTokenizer.save); {hint}")
+        hint = "delete it and train again with train_subword_tokenizer (or write one with SubwordTokenizer.save)"
+        payload = load_format_json(path, _FORMAT, "tokenizer", dict, "course_lib subword model", hint)
         if payload.get("version") != _VERSION:
             raise ValueError(f"{path} is a subword model of format version {payload.get('version')}, expected {_VERSION}; {hint}")
         from tokenizers import Tokenizer as HFTokenizer

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -10,8 +9,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from course_lib.data._checks import check_positive_int, check_tokens
-from course_lib.utils import atomic_write
+from course_lib.data._checks import check_positive_int, check_tokens, load_format_json, save_json
 
 __all__ = ["PAD", "UNK", "SOS", "EOS", "SPECIALS", "Vocab"]
 
@@ -194,8 +192,7 @@ class Vocab:
     # -- persistence --------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write the vocabulary as JSON, atomically (:func:`course_lib.utils.atomic_write`). Returns the path."""
-        payload = {"format": _VOCAB_FORMAT, "version": 1, "itos": self.itos}
-        return atomic_write(path, lambda f: json.dump(payload, f, ensure_ascii=False), mode="w", encoding="utf-8")
+        return save_json(path, {"format": _VOCAB_FORMAT, "version": 1, "itos": self.itos})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocab:
@@ -204,13 +201,9 @@ class Vocab:
         Raises:
             FileNotFoundError: no such file. ValueError: the file is not a saved ``Vocab``.
         """
-        path = Path(path)
-        try:
-            payload = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ValueError(f"{path} is not a course_lib vocabulary file (not valid JSON): {err}") from err
-        if not isinstance(payload, dict) or payload.get("format") != _VOCAB_FORMAT or not isinstance(payload.get("itos"), list):
-            raise ValueError(f"{path} is not a course_lib vocabulary file (write one with Vocab.save)")
+        payload = load_format_json(
+            path, _VOCAB_FORMAT, "itos", list, "course_lib vocabulary file", "write one with Vocab.save"
+        )
         try:
             return cls(payload["itos"])
         except TypeError as err:
