@@ -40,7 +40,7 @@ from ..attention import AdditiveAttention
 from ..utils import dataclass_from_dict
 from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
 from .encoders import RNNEncoder
-from .packed import PackedPlan, packed_forward, plan_packed, scatter_rows  # noqa: F401 (transitional)
+from .packed import packed_forward
 
 __all__ = ["BahdanauConfig", "BahdanauSeq2Seq", "gru_cell"]
 
@@ -96,12 +96,6 @@ class BahdanauConfig:
             ValueError: a key is not a field (the message lists the valid ones).
         """
         return dataclass_from_dict(cls, values)
-
-
-def packed_schedule(model: Seq2Seq, src: Tensor, src_lens: Tensor, tgt: Tensor, ratio: float) -> PackedPlan:
-    """Transitional alias kept for ``gnmt.py`` until it calls :func:`course_lib.models.packed.plan_packed`
-    (``plan_packed(model.encode(src, src_lens), tgt, model.pad_id, ratio)``); to be removed."""
-    return plan_packed(model.encode(src, src_lens), tgt, model.pad_id, ratio)
 
 
 def gru_cell(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor) -> Tensor:
