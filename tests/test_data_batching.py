@@ -238,3 +238,12 @@ def test_make_loader_bad_dataset():
     assert len(empty) == 0
     with pytest.raises(ValueError, match="empty"):
         D.make_loader(empty, batch_size=2)
+
+
+def test_numpy_integer_sizes_are_accepted():
+    import numpy as np
+
+    ds = _toy_dataset()
+    loader = D.make_loader(ds, batch_size=np.int64(2), seed=np.int32(0))
+    assert sum(len(b) for b in loader) == len(ds)
+    assert len(BucketBatchSampler(np.array([3, 1, 2]), np.int64(2))) == 2

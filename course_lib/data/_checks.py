@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any, Iterable
 
 
@@ -14,7 +15,7 @@ def check_positive_int(name: str, value: Any, *, allow_none: bool = False, minim
     """
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):  # NumPy integers welcome
         kind = f"an int >= {minimum}" + (" or None" if allow_none else "")
         raise TypeError(f"{name} must be {kind}, got {value!r} ({type(value).__name__})")
     if value < minimum:
