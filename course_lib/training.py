@@ -551,6 +551,7 @@ class Trainer:
         self.best_state: Optional[Dict[str, Tensor]] = None
         self._resume_rng: Optional[Dict[str, Any]] = None
         self._partial: Dict[str, float] = {}
+        self._step_tokens: Any = 0
 
     # --- helpers --------------------------------------------------------------------------
     @property
@@ -764,6 +765,7 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.global_step += 1
+        self._step_tokens = global_tokens  # all ranks' target tokens of this step
         return float(global_sum / global_tokens)
 
     @torch.no_grad()
@@ -879,9 +881,7 @@ class Trainer:
                 self._resume_rng = None
                 t_last = time.perf_counter()
             loss = self.train_step(batch, ratio)
-            tokens = batch.num_tgt_tokens
-            if self.data_parallel:
-                tokens = int(self._all_reduce([float(tokens)])[0])
+            tokens = int(self._step_tokens) if self.data_parallel else batch.num_tgt_tokens
             now = time.perf_counter()
             self._partial["seconds"] += now - t_last
             t_last = now
