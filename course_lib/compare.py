@@ -3,6 +3,7 @@
 - :func:`compare_bleu_by_length`: several BLEU-by-length tables side by side, with the gain.
 - :func:`plot_variant_comparison`: bars of a few metrics per model variant (lesson 04).
 - :func:`plot_attention_grid`: several attention heatmaps side by side (global vs local-p).
+- :func:`plot_beam_sweep`: a metric against beam size, one line per search setting (lesson 05).
 
 Every figure is a ``matplotlib.figure.Figure`` built without ``pyplot`` (see
 :mod:`course_lib.viz`); a notebook shows a returned figure as its cell's result. The bars
@@ -21,7 +22,7 @@ from matplotlib.figure import Figure
 
 from .viz import InputTypeError, _check_bleu_frames, check_int, check_tokens, plot_attention
 
-__all__ = ["compare_bleu_by_length", "plot_variant_comparison", "plot_attention_grid"]
+__all__ = ["compare_bleu_by_length", "plot_variant_comparison", "plot_attention_grid", "plot_beam_sweep"]
 
 
 def compare_bleu_by_length(frames: Dict[str, "object"], baseline: Optional[str] = None):
@@ -158,5 +159,59 @@ def plot_attention_grid(panels: Dict[str, tuple], ncols: Optional[int] = None) -
         plot_attention(weights, src, tgt, title=title, ax=ax)
     for ax in axes[len(panels):]:
         ax.set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_beam_sweep(table, x: str = "beam_size", y: str = "bleu", hue: Optional[str] = None,
+                    title: str = "", ylabel: Optional[str] = None) -> Figure:
+    """A metric against beam size (seaborn lines with markers), one line per value of ``hue``.
+
+    For lesson 05's "larger beams give shorter, worse output" plot: BLEU against beam size
+    with and without length normalisation (Wu et al. 2016, sec. 7; Koehn and Knowles 2017,
+    "Six Challenges for Neural Machine Translation", sec. 3.6).
+
+    Args:
+        table: ``DataFrame`` with one row per search: columns ``x``, ``y`` and (optional) ``hue``,
+            e.g. ``beam_size``, ``bleu``, ``setting`` (``"alpha=0"`` / ``"alpha=0.6"``).
+        x: the beam-size column (positive integers). y: the metric column (numbers; NaN
+            points are left out). hue: the column that names the setting of each line.
+        title: the axes' title. ylabel: the y-axis label (default: ``y``).
+
+    Returns:
+        The figure; the x axis shows exactly the beam sizes in the table.
+
+    Raises:
+        ValueError: an empty table; a missing column (the message lists the columns there
+            are); beam sizes that are not positive integers; a metric column that is not
+            numeric. InputTypeError: ``table`` is not a DataFrame.
+    """
+    import seaborn as sns
+
+    if not hasattr(table, "columns") or not hasattr(table, "__len__"):
+        raise InputTypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
+    missing = [c for c in (x, y, hue) if c is not None and c not in table.columns]
+    if missing:
+        raise ValueError(f"the table lacks the column(s) {missing}; it has {list(table.columns)}")
+    if len(table) == 0:
+        raise ValueError("the table has no rows to plot")
+    try:
+        sizes = table[x].to_numpy(dtype=float)
+        values = table[y].to_numpy(dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"columns {x!r} and {y!r} must hold numbers") from None
+    if not np.isfinite(sizes).all() or (sizes < 1).any() or (sizes != np.round(sizes)).any():
+        raise ValueError(f"column {x!r} must hold beam sizes, positive integers; got {sorted(set(sizes.tolist()))}")
+    data = table.assign(**{x: sizes.astype(int), y: values})
+    with sns.axes_style("whitegrid"):
+        fig = Figure(figsize=(6, 3.5))
+        ax = fig.subplots()
+        sns.lineplot(data=data, x=x, y=y, hue=hue, style=hue, markers=True, dashes=False, ax=ax,
+                     errorbar=None, palette="deep" if hue is not None else None)
+    ticks = sorted(set(sizes.astype(int).tolist()))
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set(xlabel="beam size", ylabel=ylabel or y, title=title)
+    if hue is not None:
+        ax.legend(title=hue)
     fig.tight_layout()
     return fig

@@ -57,3 +57,39 @@ def test_plot_attention_grid_panels_and_label_check():
         plot_attention_grid({"bad": (w, list("ab"), list("xyz"))})
     with pytest.raises(ValueError):
         plot_attention_grid({})
+
+
+def sweep(bleus_plain=(30.0, 31.0, 29.0), bleus_norm=(30.0, 31.5, 32.0)):
+    sizes = [1, 5, 10]
+    return pd.DataFrame({"beam_size": sizes * 2, "bleu": list(bleus_plain) + list(bleus_norm),
+                         "setting": ["alpha=0"] * 3 + ["alpha=0.6"] * 3})
+
+
+def test_plot_beam_sweep_one_line_per_setting_through_the_points():
+    from course_lib.compare import plot_beam_sweep
+
+    fig = plot_beam_sweep(sweep(), hue="setting")
+    lines = [line for line in fig.axes[0].lines if len(line.get_xdata()) == 3]
+    assert len(lines) == 2
+    assert sorted(tuple(line.get_ydata()) for line in lines) == [(30.0, 31.0, 29.0), (30.0, 31.5, 32.0)]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["1", "5", "10"]
+    assert md5(figure_to_png(fig)) != md5(figure_to_png(plot_beam_sweep(sweep(bleus_plain=(1.0, 2.0, 3.0)),
+                                                                        hue="setting")))
+    assert len(plot_beam_sweep(sweep().iloc[:3]).axes[0].lines) >= 1
+
+
+def test_plot_beam_sweep_bad_input():
+    from course_lib.compare import plot_beam_sweep
+
+    with pytest.raises(ValueError, match="setting"):
+        plot_beam_sweep(sweep().drop(columns="setting"), hue="setting")
+    with pytest.raises(ValueError, match="no rows"):
+        plot_beam_sweep(sweep().iloc[:0])
+    with pytest.raises(ValueError, match="positive integers"):
+        plot_beam_sweep(sweep().assign(beam_size=[0, 1, 2, 0, 1, 2]))
+    with pytest.raises(ValueError, match="positive integers"):
+        plot_beam_sweep(sweep().assign(beam_size=[1.5] * 6))
+    with pytest.raises(ValueError, match="numbers"):
+        plot_beam_sweep(sweep().assign(bleu=["x"] * 6))
+    with pytest.raises(TypeError, match="DataFrame"):
+        plot_beam_sweep({"beam_size": [1], "bleu": [2.0]})
