@@ -494,7 +494,9 @@ def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
     frames: List[List[BeamEntry]] = []
     previous: List[Any] = []
     for st in steps:
-        frame = [BeamEntry(words(h.tokens), float(h.score), "kept", float(h.log_prob)) for h in st.kept]
+        stopped = {tuple(h.tokens) for h in st.finished if not h.finished}  # cut by max_len: now in the pool
+        frame = [BeamEntry(words(h.tokens), float(h.score), "kept", float(h.log_prob)) for h in st.kept
+                 if tuple(h.tokens) not in stopped]
         for h in st.finished:
             tokens = words(h.tokens) + ((EOS,) if h.finished else ())
             frame.append(BeamEntry(tokens, float(h.score), "finished" if h.finished else "stopped", float(h.log_prob)))

@@ -131,6 +131,19 @@ def test_beam_view_larger_beams_keep_more_and_return_the_n_best():
     assert len(view.n_best) == 3 and scores == sorted(scores, reverse=True)
 
 
+def test_beam_view_cut_by_max_len_lists_each_hypothesis_once():
+    model = tiny_model()
+    with torch.no_grad():
+        model.out.bias[VOCAB.eos_id] = -20.0  # never finishes: max_len stops every hypothesis
+    view = widgets.beam_view(model, ["w1", "w2"], VOCAB, VOCAB, beam_size=3, n_best=3, max_len=3)
+    assert len(view.frames) == 3
+    last = view.frames[-1]
+    assert {e.status for e in last} <= {"stopped", "pruned"} and sum(e.status == "stopped" for e in last) == 3
+    listed = [e.tokens for e in last if e.status != "pruned"]
+    assert len(listed) == len(set(listed)), "a hypothesis stopped by max_len is not also shown as kept"
+    assert all(EOS not in tokens for tokens, _ in view.n_best) and len(view.n_best) == 3
+
+
 def test_beam_view_bad_input():
     model = tiny_model()
     with pytest.raises(TypeError, match="list of tokens"):
