@@ -30,15 +30,14 @@ the loop, the output layer after it wherever no argmax is needed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..attention import AdditiveAttention
-from ..utils import dataclass_from_dict
-from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
+from .base import ModelConfig, Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
 from .encoders import RNNEncoder
 from .packed import packed_forward
 
@@ -46,7 +45,7 @@ __all__ = ["BahdanauConfig", "BahdanauSeq2Seq", "gru_cell"]
 
 
 @dataclass
-class BahdanauConfig:
+class BahdanauConfig(ModelConfig):
     """Sizes of :class:`BahdanauSeq2Seq` (defaults fit a laptop; the paper used 620/1000/1000).
 
     Attributes:
@@ -72,9 +71,6 @@ class BahdanauConfig:
     dropout: float = 0.3
     init_from: str = "backward"
 
-    def __post_init__(self) -> None:
-        self.validate()
-
     def validate(self) -> None:
         """Check every field (also called by :class:`BahdanauSeq2Seq`); raises ValueError."""
         check_config_sizes(self, ("emb_dim", "enc_hidden_dim", "dec_hidden_dim", "attn_dim"), ("dropout",))
@@ -87,15 +83,6 @@ class BahdanauConfig:
         with Multi30k de-en, ``min_freq=2``, lowercased): ``E=256``, ``H_enc=H=A=512``,
         dropout 0.5, ``s_0`` from both final encoder states."""
         return cls(emb_dim=256, enc_hidden_dim=512, dec_hidden_dim=512, attn_dim=512, dropout=0.5, init_from="both")
-
-    @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> "BahdanauConfig":
-        """Build a config from a dictionary.
-
-        Raises:
-            ValueError: a key is not a field (the message lists the valid ones).
-        """
-        return dataclass_from_dict(cls, values)
 
 
 def gru_cell(gi: Tensor, h: Tensor, weight_hh: Tensor, bias_hh: Tensor) -> Tensor:
@@ -157,9 +144,8 @@ class BahdanauSeq2Seq(Seq2Seq):
         step = model.decode_step(batch.tgt[:, 0], state, enc)   # logits [B, V], attn_weights [B, S]
 
     Raises:
-        TypeError: ``config`` is not a :class:`BahdanauConfig`.
-        ValueError: a bad field of ``config`` (named in the message); a vocabulary size that
-            is not a positive integer; a special id outside the vocabularies.
+        TypeError, ValueError: a bad ``config`` or vocabulary argument, see
+            :meth:`Seq2Seq.checked_config` and :class:`Seq2Seq`.
     """
 
     has_attention = True

@@ -22,16 +22,16 @@ import math
 import numbers
 import random
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 import torch
 from torch import Tensor, nn
 
 from ..attention import require_fraction, require_positive_int
-from ..utils import lengths_to_pad_mask
+from ..utils import dataclass_from_dict, lengths_to_pad_mask
 
 __all__ = ["Seq2Seq", "StepOutput", "Seq2SeqOutput", "select_batch", "lengths_to_pad_mask",
-           "check_config_sizes"]
+           "check_config_sizes", "ModelConfig"]
 
 TensorDict = Dict[str, Tensor]
 
@@ -52,6 +52,29 @@ def check_config_sizes(config, sizes=(), fractions=()) -> None:
         require_positive_int(getattr(config, name), f"{type(config).__name__}.{name}")
     for name in fractions:
         require_fraction(getattr(config, name), f"{type(config).__name__}.{name}")
+
+
+class ModelConfig:
+    """Base of the models' configuration dataclasses: validated when made, buildable from a dict.
+
+    A subclass is a ``@dataclass`` that overrides :meth:`validate` (usually one call of
+    :func:`check_config_sizes` plus its own choices); the dataclass' ``__init__`` calls it.
+    """
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field; raises ValueError naming the field. (Models call it again.)"""
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]):
+        """Build a config from a dictionary.
+
+        Raises:
+            ValueError: a key is not a field (the message lists the valid ones), or a bad value.
+        """
+        return dataclass_from_dict(cls, values)
 
 
 def _check_ids(name: str, ids, rank: int, shape: str) -> None:
@@ -126,6 +149,10 @@ class Seq2Seq(nn.Module):
         src_vocab_size, tgt_vocab_size: vocabulary sizes ``V_src`` and ``V``.
         pad_id, sos_id, eos_id: ids of ``<pad>``, ``<sos>``, ``<eos>`` in the target vocabulary
             (the course's :class:`course_lib.data.Vocab` uses 0, 2, 3).
+
+    Raises:
+        ValueError: a vocabulary size that is not a positive integer; a special id that is
+            not an integer in both vocabularies.
     """
 
     has_attention: bool = False
@@ -154,6 +181,9 @@ class Seq2Seq(nn.Module):
         Returns:
             A dictionary of batch-first tensors with at least ``enc_outputs`` ``[B, S, H_enc]``
             and ``src_pad_mask`` ``[B, S]`` (True at padding).
+
+        Raises:
+            ValueError: a bad source batch (every model starts with :meth:`source_pad_mask`).
         """
         raise NotImplementedError
 
@@ -171,6 +201,9 @@ class Seq2Seq(nn.Module):
 
         Returns:
             :class:`StepOutput` with logits ``[B, V]``, the new state and the attention weights.
+
+        Raises:
+            ValueError: bad arguments (every model starts with :meth:`check_step_args`).
         """
         raise NotImplementedError
 

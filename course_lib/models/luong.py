@@ -29,14 +29,13 @@ needed). Attention inside a step is called unchecked: ``encode`` validated the m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
 from ..attention import Attention, make_attention, masked_softmax, require_positive_int
-from ..utils import dataclass_from_dict
-from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
+from .base import ModelConfig, Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
 from .encoders import RNNEncoder
 from .packed import packed_forward
 
@@ -180,7 +179,7 @@ class LocalPAttention(Attention):
 
 
 @dataclass
-class LuongConfig:
+class LuongConfig(ModelConfig):
     """Sizes and variant of :class:`LuongSeq2Seq` (defaults fit a laptop; the paper: 4 x 1000).
 
     Attributes:
@@ -209,9 +208,6 @@ class LuongConfig:
     input_feeding: bool = True
     max_src_len: int = 100
 
-    def __post_init__(self) -> None:
-        self.validate()
-
     def validate(self) -> None:
         """Check every field (also called by :class:`LuongSeq2Seq`); raises ValueError."""
         check_config_sizes(self, ("emb_dim", "hidden_dim", "num_layers", "window", "max_src_len"), ("dropout",))
@@ -221,15 +217,6 @@ class LuongConfig:
             raise ValueError(f"LuongConfig.attention must be 'global' or 'local-p', got {self.attention!r}")
         if not isinstance(self.input_feeding, bool):
             raise ValueError(f"LuongConfig.input_feeding must be True or False, got {self.input_feeding!r}")
-
-    @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> "LuongConfig":
-        """Build a config from a dictionary.
-
-        Raises:
-            ValueError: a key is not a field (the message lists the valid ones), or a bad value.
-        """
-        return dataclass_from_dict(cls, values)
 
 
 class LuongSeq2Seq(Seq2Seq):
@@ -262,9 +249,8 @@ class LuongSeq2Seq(Seq2Seq):
         p_t = model.attention.predict_position(step.state["h"][:, -1], src_lens)  # [B]
 
     Raises:
-        TypeError: ``config`` is not a :class:`LuongConfig`.
-        ValueError: a bad field of ``config`` (named in the message); a vocabulary size that
-            is not a positive integer; a special id outside the vocabularies.
+        TypeError, ValueError: a bad ``config`` or vocabulary argument, see
+            :meth:`Seq2Seq.checked_config` and :class:`Seq2Seq`.
     """
 
     has_attention = True

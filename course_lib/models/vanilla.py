@@ -7,20 +7,18 @@ fixed-size state -- the bottleneck lesson 01 measures and attention removes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict
 
 from torch import Tensor, nn
 
-from ..utils import dataclass_from_dict
 
-from .base import Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
+from .base import ModelConfig, Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
 from .encoders import RNNEncoder
 
 __all__ = ["VanillaConfig", "VanillaSeq2Seq"]
 
 
 @dataclass
-class VanillaConfig:
+class VanillaConfig(ModelConfig):
     """Sizes of :class:`VanillaSeq2Seq` (defaults fit a laptop; the paper used 4 x 1000).
 
     Attributes:
@@ -37,21 +35,9 @@ class VanillaConfig:
     num_layers: int = 2
     dropout: float = 0.3
 
-    def __post_init__(self) -> None:
-        self.validate()
-
     def validate(self) -> None:
         """Check every field (also called by :class:`VanillaSeq2Seq`); raises ValueError."""
         check_config_sizes(self, ("emb_dim", "hidden_dim", "num_layers"), ("dropout",))
-
-    @classmethod
-    def from_dict(cls, values: Dict[str, Any]) -> "VanillaConfig":
-        """Build a config from a dictionary.
-
-        Raises:
-            ValueError: a key is not a field (the message lists the valid ones), or a bad value.
-        """
-        return dataclass_from_dict(cls, values)
 
 
 class VanillaSeq2Seq(Seq2Seq):
@@ -68,9 +54,8 @@ class VanillaSeq2Seq(Seq2Seq):
     ``[B, L, H]``. Decoder state: ``h``/``c`` ``[B, L, H]`` (batch-first so search can reorder).
 
     Raises:
-        TypeError: ``config`` is not a :class:`VanillaConfig`.
-        ValueError: a bad field of ``config`` (named in the message); a vocabulary size that
-            is not a positive integer; a special id outside the vocabularies.
+        TypeError, ValueError: a bad ``config`` or vocabulary argument, see
+            :meth:`Seq2Seq.checked_config` and :class:`Seq2Seq`.
     """
 
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, config: VanillaConfig | None = None,
