@@ -399,19 +399,20 @@ def _launched_data_parallel() -> bool:
 class _RankShard:
     """This process's share of a batch iterable: batches ``rank, rank + W, rank + 2W, ...``.
 
-    Only the first ``W * (n // W)`` batches of each pass are used, so every process takes
-    the same number of optimiser steps (DDP needs that); the few left over differ per epoch
-    with a shuffling sampler. ``set_epoch`` is passed on to the wrapped sampler/loader.
+    For training (``drop_tail=True``) only the first ``W * (n // W)`` batches of each pass
+    are used, so every process takes the same number of optimiser steps (DDP needs that);
+    the few left over differ per epoch with a shuffling sampler. For evaluation
+    (``drop_tail=False``) every batch is used once. ``set_epoch`` is passed on.
     """
 
-    def __init__(self, inner: Iterable, rank: int, world_size: int):
-        self.inner, self.rank, self.world_size = inner, rank, world_size
+    def __init__(self, inner: Iterable, rank: int, world_size: int, drop_tail: bool = True):
+        self.inner, self.rank, self.world_size, self.drop_tail = inner, rank, world_size, drop_tail
 
     def __len__(self) -> int:
         return len(self.inner) // self.world_size
 
     def __iter__(self):
-        used = len(self) * self.world_size
+        used = len(self) * self.world_size if self.drop_tail else math.inf
         for i, item in enumerate(self.inner):
             if i >= used:
                 break
@@ -772,8 +773,9 @@ class Trainer:
     def evaluate(self, loader=None) -> Dict[str, float]:
         """Loss and perplexity with full teacher forcing on ``loader`` (default: validation).
 
-        Data-parallel: each rank evaluates batches ``rank, rank + W, ...`` and the sums are
-        all-reduced, so every rank returns the same numbers (those of the whole loader).
+        Data-parallel: a collective call (call it on every rank): each rank evaluates batches
+        ``rank, rank + W, ...`` and the sums are all-reduced, so every rank returns the same
+        numbers (those of the whole loader).
 
         Returns:
             ``{"loss": nats per target token, "ppl": exp(loss), "tokens": count}``.
@@ -787,7 +789,7 @@ class Trainer:
             raise ValueError("evaluate() needs a loader: pass one or give the Trainer a val_loader")
         _check_loader(loader, "loader", allow_none=False)
         if self.data_parallel:
-            total, tokens = _loss_sums(self.model, _EveryNth(loader, self.rank, self.world_size),
+            total, tokens = _loss_sums(self.model, _RankShard(loader, self.rank, self.world_size, drop_tail=False),
                                        self.device, self._autocast)
             total, tokens = self._all_reduce([total, float(tokens)])
         else:
@@ -944,18 +946,6 @@ class Trainer:
             self._log(f"early stopping: no better validation loss for {self.bad_epochs} epochs")
             return "early_stopping"
         return None
-
-
-class _EveryNth:
-    """Items ``rank, rank + W, ...`` of an iterable, with no tail dropped (for evaluation)."""
-
-    def __init__(self, inner: Iterable, rank: int, world_size: int):
-        self.inner, self.rank, self.world_size = inner, rank, world_size
-
-    def __iter__(self):
-        for i, item in enumerate(self.inner):
-            if i % self.world_size == self.rank:
-                yield item
 
 
 def _loss_sums(model: nn.Module, loader, device: torch.device, autocast=None) -> Tuple[float, int]:
