@@ -150,3 +150,15 @@ def test_vocab_save_failure_keeps_old_file(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError):
         Vocab.build([["new"]], min_freq=1).save(path)
     assert path.read_text() == before and [p.name for p in tmp_path.iterdir()] == ["v.json"]
+
+
+def test_vocab_build_refuses_no_sentences_and_unordered_containers():
+    with pytest.raises(ValueError, match="no sentences"):
+        Vocab.build([], min_freq=1)
+    with pytest.raises(ValueError, match="no sentences"):
+        Vocab.build(iter([]), min_freq=1)
+    with pytest.raises(TypeError, match="in order"):
+        Vocab.build([{"a", "dog"}], min_freq=1)
+    v = Vocab.build([["a", "dog"]], min_freq=1)
+    with pytest.raises(TypeError):
+        v.encode({"a": 1})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 
 def check_positive_int(name: str, value: Any, *, allow_none: bool = False, minimum: int = 1) -> None:
@@ -27,14 +27,15 @@ def check_texts(texts: Any, what: str) -> list[str]:
     """``texts`` as a list of str; refuse a bare str (it would be iterated character by character).
 
     Raises:
-        TypeError: ``texts`` is a str/bytes, not iterable, or holds something other than str.
+        TypeError: ``texts`` is a str/bytes, a dict or set, not iterable, or holds something
+            other than str.
     """
     if isinstance(texts, (str, bytes)):
         raise TypeError(
             f"{what} expects a list of sentences, got a single {type(texts).__name__}; "
             "wrap it in a list ([text]) or call the tokenizer on it directly"
         )
-    if not isinstance(texts, Iterable):
+    if not isinstance(texts, Iterable) or isinstance(texts, (Mapping, set, frozenset)):
         raise TypeError(f"{what} expects a list of str, got {type(texts).__name__}")
     texts = list(texts)
     for i, t in enumerate(texts):
@@ -47,14 +48,15 @@ def check_tokens(tokens: Any, what: str) -> list[str]:
     """``tokens`` as a list of str tokens; refuse a bare str and nested lists.
 
     Raises:
-        TypeError: ``tokens`` is a str, not iterable, or holds something other than str.
+        TypeError: ``tokens`` is a str, a dict or set, not iterable, or holds something
+            other than str.
     """
     if isinstance(tokens, (str, bytes)):
         raise TypeError(
             f"{what} expects a list of tokens, got a {type(tokens).__name__} ({tokens!r:.40}); tokenise it first"
         )
-    if not isinstance(tokens, Iterable):
-        raise TypeError(f"{what} expects a list of str tokens, got {type(tokens).__name__}")
+    if not isinstance(tokens, Iterable) or isinstance(tokens, (Mapping, set, frozenset)):
+        raise TypeError(f"{what} expects a list of str tokens (in order), got {type(tokens).__name__}")
     tokens = list(tokens)
     for i, t in enumerate(tokens):
         if not isinstance(t, str):

@@ -79,7 +79,7 @@ class Vocab:
         Raises:
             TypeError: ``token_lists`` is a str, a sentence is a plain str (tokenise it
                 first) or holds a non-str token, or ``min_freq``/``max_size`` is not an int.
-            ValueError: ``min_freq < 1`` or ``max_size < 4``.
+            ValueError: ``min_freq < 1``, ``max_size < 4``, or no sentences at all.
         """
         check_positive_int("min_freq", min_freq)
         check_positive_int("max_size", max_size, allow_none=True, minimum=len(SPECIALS))
@@ -91,13 +91,20 @@ class Vocab:
         if not isinstance(token_lists, Iterable):
             raise TypeError(f"Vocab.build expects a list of token lists, got {type(token_lists).__name__}")
         counts: Counter[str] = Counter()
+        n_sentences = 0
         for i, tokens in enumerate(token_lists):
+            n_sentences += 1
             if isinstance(tokens, str):
                 raise TypeError(
                     f"Vocab.build expects lists of tokens, but sentence {i} is a str ({tokens!r:.40}); "
                     "tokenise the sentences first"
                 )
             counts.update(check_tokens(tokens, f"Vocab.build (sentence {i})"))
+        if n_sentences == 0:
+            raise ValueError(
+                "Vocab.build got no sentences; check that the training data is not empty (and that "
+                "max_len did not drop every pair)"
+            )
         for special in SPECIALS:
             counts.pop(special, None)
         kept = sorted((tok for tok, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
