@@ -373,6 +373,9 @@ def test_bad_decode_step_input():
         model.decode_step(prev.clone().fill_(V_TGT), state, enc)
     with pytest.raises(ValueError, match="encode"):
         model.decode_step(prev, state, {"src_pad_mask": enc["src_pad_mask"]})
+    for bad in ({}, {"enc_outputs": enc["enc_outputs"][0]}, "enc"):
+        with pytest.raises(ValueError, match="encode"):
+            model.init_state(bad)
 
 
 def test_steps_call_attention_unchecked():

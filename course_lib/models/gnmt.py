@@ -263,7 +263,13 @@ class GNMTSeq2Seq(Seq2Seq):
         }
 
     def init_state(self, enc: TensorDict) -> TensorDict:
-        """Every decoder layer starts from zeros: ``h``, ``c`` ``[B, L_d, H]``."""
+        """Every decoder layer starts from zeros: ``h``, ``c`` ``[B, L_d, H]``.
+
+        Raises:
+            ValueError: ``enc`` is not the dictionary returned by :meth:`encode`.
+        """
+        if not isinstance(enc, dict) or not isinstance(enc.get("enc_outputs"), Tensor) or enc["enc_outputs"].dim() != 3:
+            raise ValueError("enc must be the dictionary returned by encode() (with enc_outputs [B, S, H])")
         B = enc["enc_outputs"].size(0)
         zeros = enc["enc_outputs"].new_zeros(B, self.config.dec_layers, self.config.hidden_dim)
         return {"h": zeros, "c": zeros.clone()}
