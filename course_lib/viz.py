@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 from .data import EOS
 
 __all__ = ["figure_to_png", "plot_history", "plot_attention", "plot_bleu_by_length", "plot_decoder_step",
-           "plot_length_histogram", "stepper_frame", "BeamEntry", "beam_frames", "plot_beam_step",
+           "plot_length_histogram", "stepper_frame", "BeamEntry", "beam_frames", "plot_beam_step", "plot_beam_tree",
            "beam_step_caption", "format_n_best", "InputTypeError", "StepOutOfRange"]
 
 #: Heatmaps with at most this many rows and columns get their values written in the cells.
@@ -500,7 +500,8 @@ def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
         for h in st.finished:
             tokens = words(h.tokens) + ((EOS,) if h.finished else ())
             frame.append(BeamEntry(tokens, float(h.score), "finished" if h.finished else "stopped", float(h.log_prob)))
-        continued = {tuple(h.tokens[:-1]) for h in st.kept} | {tuple(h.tokens) for h in st.finished}
+        continued = ({tuple(h.tokens[:-1]) for h in st.kept}
+                     | {tuple(h.tokens) if h.finished else tuple(h.tokens[:-1]) for h in st.finished})
         frame.extend(BeamEntry(words(h.tokens), float(h.score), "pruned", float(h.log_prob))
                      for h in previous if tuple(h.tokens) not in continued)
         frames.append(frame)
@@ -582,6 +583,67 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
     ax.spines[["top", "right"]].set_visible(False)
     ax.set_title(title or f"step {step + 1} of {len(frames)}: {counts['kept']} kept, "
                           f"{counts['finished'] + counts['stopped']} finished, {counts['pruned']} pruned", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_beam_tree(frames: Sequence[Sequence[BeamEntry]], upto: Optional[int] = None, title: Optional[str] = None) -> Figure:
+    """The search tree of beam search up to step ``upto``: one column per step, one node per hypothesis.
+
+    Each node shows the token a hypothesis added (its score beside it) and is joined to the
+    hypothesis it extends in the previous column; blue = kept, green = finished with
+    ``<eos>``, orange = stopped by ``max_len``; a hypothesis pruned at a step is crossed out
+    (grey) in the column where it was last kept. Wu et al. (2016), sec. 7.
+
+    Args:
+        frames: one list of :class:`BeamEntry` per step (:func:`beam_frames`).
+        upto: the last step to draw (0-based; default: all).
+        title: overrides the default title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: empty or malformed frames. StepOutOfRange: ``upto`` outside the frames.
+    """
+    _check_beam_frames(frames)
+    last = len(frames) - 1 if upto is None else check_step(upto, len(frames), "upto")
+    nodes: Dict[Tuple[int, Tuple[str, ...]], Tuple[float, float]] = {}
+    pruned_at: Dict[Tuple[str, ...], int] = {}
+    columns = []
+    for t in range(last + 1):
+        live = sorted((e for e in frames[t] if e.status != "pruned"), key=lambda e: -float(e.score))
+        columns.append(live)
+        for e in frames[t]:
+            if e.status == "pruned":
+                pruned_at[e.tokens] = t
+    height = max((len(c) for c in columns), default=1)
+    fig = Figure(figsize=(max(4.0, 1.5 * (last + 1) + 1.5), max(2.5, 0.45 * height + 1.3)))
+    ax = fig.subplots()
+    for t, live in enumerate(columns):
+        for r, e in enumerate(live):
+            x, y = float(t), -float(r)
+            nodes[(t, e.tokens)] = (x, y)
+            parent_tokens = e.tokens[:-1]
+            parent = nodes.get((t - 1, parent_tokens)) if t > 0 else (-1.0, 0.0)
+            if parent is not None:
+                ax.plot([parent[0] + 0.12, x - 0.12], [parent[1], y], color="#999999", lw=0.8, zorder=1)
+            crossed = pruned_at.get(e.tokens) == t + 1 and e.status == "kept"
+            color = "#bbbbbb" if crossed else BEAM_COLORS[e.status]
+            word = e.tokens[-1] if e.tokens else "(empty)"
+            ax.text(x, y, word, ha="center", va="center", fontsize=8, zorder=2,
+                    bbox={"boxstyle": "round,pad=0.25", "fc": color, "ec": "none", "alpha": 0.9},
+                    color="white" if not crossed else "#555555")
+            ax.text(x, y - 0.32, f"{e.score:.2f}" + (" ✕" if crossed else ""), ha="center", va="center",
+                    fontsize=6.5, color="#555555")
+    ax.text(-1.0, 0.0, "<sos>", ha="center", va="center", fontsize=8,
+            bbox={"boxstyle": "round,pad=0.25", "fc": "#eeeeee", "ec": "none"})
+    ax.set_xlim(-1.6, last + 0.6)
+    ax.set_ylim(-height + 0.4, 0.6)
+    ax.set_xticks(range(last + 1), [f"step {t + 1}" for t in range(last + 1)], fontsize=8)
+    ax.set_yticks([])
+    ax.spines[["top", "right", "left"]].set_visible(False)
+    ax.set_title(title or f"beam search tree, steps 1 to {last + 1} of {len(frames)}", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -16,8 +16,8 @@ CSS classes (stable hooks for the browser test and for styling): ``course-step-s
 ``attn-explorer``, ``attn-main-slider``, ``attn-slider``, ``attn-score-dropdown``,
 ``attn-temperature``, ``attn-numbers``, ``attn-figure``; ``attn-animation``, ``attn-play``,
 ``attn-step-slider``, ``attn-step-text``, ``attn-steps-figure``; ``beam-explorer``,
-``beam-size``, ``beam-alpha``, ``beam-beta``, ``beam-step-slider``, ``beam-figure``,
-``beam-caption``, ``beam-nbest``.
+``beam-size``, ``beam-alpha``, ``beam-beta``, ``beam-play``, ``beam-step-slider``,
+``beam-figure``, ``beam-tree``, ``beam-caption``, ``beam-nbest``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from .data import EOS
 from .explorer import (EXAMPLE_DECODER_STATE, EXAMPLE_ENCODER_STATES, EXPLORER_SCORE_NAMES, attention_steps,
                        describe_step, format_steps, plot_attention_steps, plot_explorer)
 from .viz import (InputTypeError, beam_frames, beam_step_caption, check_int, check_real, check_tokens,
-                  figure_to_png, format_n_best, plot_attention, plot_beam_step, stepper_frame)
+                  figure_to_png, format_n_best, plot_attention, plot_beam_step, plot_beam_tree, stepper_frame)
 
 __all__ = ["PlaySlider", "play_slider", "decoder_stepper", "attention_animation", "stepper_frame",
            "score_function_explorer", "four_steps_animation", "beam_view", "beam_explorer"]
@@ -421,7 +421,8 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
 
     Shows, at every step of beam search (Wu et al. 2016, sec. 7), the hypotheses kept in the
     beam with their partial translations and scores, those that finished and those pruned
-    (:func:`course_lib.viz.plot_beam_step`), and below it the final n-best list. Moving a
+    (:func:`course_lib.viz.plot_beam_step`), the search tree up to that step
+    (:func:`course_lib.viz.plot_beam_tree`), and below them the final n-best list. Moving a
     setting reruns the search (:func:`beam_view`); a text box translates a typed sentence.
 
     Args:
@@ -479,6 +480,8 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
     caption.add_class("beam-caption")
     image = w.Image(format="png")
     image.add_class("beam-figure")
+    tree = w.Image(format="png")
+    tree.add_class("beam-tree")
     nbest = w.HTML()
     nbest.add_class("beam-nbest")
     state: dict = {"view": None, "pngs": {}}
@@ -488,8 +491,9 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
         if view is None:
             return
         if i not in state["pngs"]:
-            state["pngs"][i] = figure_to_png(plot_beam_step(view.frames, i))
-        image.value = state["pngs"][i]
+            state["pngs"][i] = (figure_to_png(plot_beam_step(view.frames, i)),
+                                figure_to_png(plot_beam_tree(view.frames, upto=i)))
+        image.value, tree.value = state["pngs"][i]
         caption.value = beam_step_caption(view.frames, i)
 
     control = play_slider(1, render, interval_ms, "step", slider_class="beam-step-slider", play_class="beam-play")
@@ -514,6 +518,6 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
         setting.observe(search, names="value")
     text.observe(search, names="value")  # on Enter or leaving the box
     search()
-    box = w.VBox([text, w.HBox([size, a_slider, b_slider]), control.box, caption, image, nbest])
+    box = w.VBox([text, w.HBox([size, a_slider, b_slider]), control.box, caption, image, tree, nbest])
     box.add_class("beam-explorer")
     return box

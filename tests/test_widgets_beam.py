@@ -28,7 +28,8 @@ def H(tokens, score, finished=False):
 
 
 def fake_steps():
-    """Beam of 2: step 0 keeps w0, w1; step 1 extends w0 twice (w1 pruned) and finishes 'w1 <eos>'? no: 'w0 <eos>'."""
+    """Beam of 2: step 0 keeps w0, w1; step 1 extends w0 twice (w1 is pruned) and finishes 'w0 <eos>';
+    step 2 finishes 'w0 w2 <eos>' and max_len stops 'w0 w3 w4'."""
     return [
         SimpleNamespace(step=0, kept=[H([4], -0.2), H([5], -1.0)], parents=[0, 0], finished=[]),
         SimpleNamespace(step=1, kept=[H([4, 6], -0.5), H([4, 7], -0.9)], parents=[0, 0],
@@ -45,7 +46,7 @@ def test_beam_frames_mark_kept_finished_stopped_and_pruned():
     assert status[0] == {("w0", "kept"), ("w1", "kept")}
     assert status[1] == {("w0 w2", "kept"), ("w0 w3", "kept"), (f"w0 {EOS}", "finished"), ("w1", "pruned")}
     assert (f"w0 w2 {EOS}", "finished") in status[2] and ("w0 w3 w4", "stopped") in status[2]
-    assert ("w0 w3", "pruned") in status[2], "w0 w3 neither continued nor finished"
+    assert not any(st == "pruned" for _, st in status[2]), "w0 w3 continued into the stopped w0 w3 w4"
 
 
 def test_plot_beam_step_draws_one_bar_per_entry_and_changes_with_the_step():
@@ -59,6 +60,25 @@ def test_plot_beam_step_draws_one_bar_per_entry_and_changes_with_the_step():
     assert len(pngs) == 3
     assert "1 pruned" in beam_step_caption(frames, 1) and "step 2 of 3" in beam_step_caption(frames, 1)
     assert plot_beam_step(frames, 1, max_rows=2).axes[0].patches.__len__() == 2
+
+
+def test_beam_tree_grows_with_the_steps_and_crosses_out_pruned_hypotheses():
+    from course_lib.viz import plot_beam_tree
+
+    frames = beam_frames(fake_steps(), VOCAB)
+    words = [[t.get_text() for t in plot_beam_tree(frames, upto=u).axes[0].texts] for u in range(3)]
+    assert words[0].count("w0") == 1 and "w2" not in words[0]
+    assert "w2" in words[1] and EOS in words[1] and "w4" not in words[1]
+    assert "w4" in words[2]
+    assert any(w.endswith("✕") for w in words[1]), "w1, pruned at step 2, is crossed out at step 1"
+    assert not any(w.endswith("✕") for w in words[0]), "nothing is known to be pruned yet at step 1"
+    assert len(words[2]) > len(words[1]) > len(words[0])
+    assert len(plot_beam_tree(frames).axes[0].texts) == len(words[2])
+    for upto in (-1, 3, 1.0):
+        with pytest.raises(ValueError, match="upto"):
+            plot_beam_tree(frames, upto)
+    with pytest.raises(ValueError, match="empty"):
+        plot_beam_tree([])
 
 
 def test_beam_figure_bad_input():
@@ -171,11 +191,13 @@ def test_beam_explorer_sliders_change_the_picture():
     box = widgets.beam_explorer(tiny_model(), "w1 w2 w3", str.split, VOCAB, VOCAB, beam_size=2, max_len=8)
     image, step, nbest = (_find(box, c) for c in ("beam-figure", "beam-step-slider", "beam-nbest"))
     size, alpha, beta = (_find(box, c) for c in ("beam-size", "beam-alpha", "beam-beta"))
-    assert None not in (image, step, nbest, size, alpha, beta, _find(box, "beam-caption"))
+    assert None not in (image, step, nbest, size, alpha, beta, _find(box, "beam-caption"), _find(box, "beam-tree"),
+                        _find(box, "beam-play"))
     assert step.max >= 1
-    first = md5(image.value)
+    first, first_tree = md5(image.value), md5(_find(box, "beam-tree").value)
     step.value = 1
     assert md5(image.value) != first, "the step slider moves through the search"
+    assert md5(_find(box, "beam-tree").value) != first_tree, "the tree grows with the step"
     before, before_nbest = md5(image.value), nbest.value
     size.value = 5
     assert step.value == 0 and md5(image.value) != before, "a new beam size reruns the search"
