@@ -5,7 +5,7 @@ one step equal a single-process run on the same global batch -- with batches of 
 token counts, so a per-rank mean averaged over ranks would fail -- with and without active
 gradient clipping, (c) each rank sees a disjoint shard of every epoch's batches, (d)
 validation, history and early stopping agree on every rank and cover the whole validation
-set, (e) only rank 0 writes the checkpoint.
+set, (e) only rank 0 writes the checkpoint, (f) a time budget stops every rank at the same step.
 """
 
 from __future__ import annotations
@@ -82,6 +82,15 @@ def _epochs_run(out_dir: str):
             "weights": {k: v.clone() for k, v in model.state_dict().items()}}
 
 
+def _budget_run(rank: int):
+    """Rank 1's clock runs out at once, rank 0's would not: both must stop after the same step."""
+    cfg = TrainConfig(epochs=1, max_minutes=0.0 if rank == 1 else 60.0, progress=False, restore_best=False)
+    trainer = Trainer(_model(), ListLoader(copy_task_batches(6, seed=5)), None, cfg, device=torch.device("cpu"))
+    history = trainer.fit()
+    return {"steps": trainer.global_step, "stopped": history.stopped,
+            "weights": {k: v.clone() for k, v in trainer.model.state_dict().items()}}
+
+
 def _worker(rank: int, port: int, out_dir: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(WORLD), RANK=str(rank),
                       LOCAL_RANK=str(rank), GLOO_SOCKET_IFNAME="lo")
@@ -90,7 +99,8 @@ def _worker(rank: int, port: int, out_dir: str) -> None:
         rank_batches, _ = _rank_batches()
         result = {"unclipped": _one_step(ListLoader(rank_batches), clip=None),  # Trainer starts the group
                   "clipped": _one_step(ListLoader(rank_batches), clip=0.05),  # group already initialised
-                  "epochs": _epochs_run(os.path.join(out_dir, "ckpt"))}
+                  "epochs": _epochs_run(os.path.join(out_dir, "ckpt")),
+                  "budget": _budget_run(rank)}
         result["files"] = sorted(os.listdir(os.path.join(out_dir, "ckpt")))
     except Exception:  # report it to the parent instead of hanging the other rank silently
         result = {"error": traceback.format_exc()}
@@ -135,7 +145,7 @@ def _assert_same_weights(a, b, **tol):
 
 def test_ranks_end_with_identical_weights(ranks):
     results, _ = ranks
-    for phase in ("unclipped", "clipped", "epochs"):
+    for phase in ("unclipped", "clipped", "epochs", "budget"):
         _assert_same_weights(results[0][phase]["weights"], results[1][phase]["weights"], rtol=0, atol=0)
 
 
@@ -181,6 +191,12 @@ def test_history_validation_and_early_stopping_agree_on_every_rank(ranks):
     state = load_checkpoint(out_dir / "ckpt" / "ckpt.pt")
     _assert_same_weights(state["model"], h0["weights"], rtol=0, atol=0)
     assert state["world_size"] == 2 and len(state["rng_per_rank"]) == 2
+
+
+def test_time_budget_stops_every_rank_at_the_same_step(ranks):
+    results, _ = ranks
+    assert [r["budget"]["steps"] for r in results] == [1, 1]
+    assert [r["budget"]["stopped"] for r in results] == ["time_budget", "time_budget"]
 
 
 def test_launch_environment_is_checked(monkeypatch):
