@@ -479,7 +479,8 @@ class Trainer:
     sharded by rank, and only rank 0 prints and writes checkpoints. See the module docstring.
 
     Raises:
-        ValueError: ``model`` is not a ``Seq2Seq``; a loader is not iterable or empty; the
+        ValueError: ``model`` is not a ``Seq2Seq``; a loader is not iterable or empty, or the
+            training loader has no length (a generator); the
             config is not a :class:`TrainConfig`; the optimizer is not a
             ``torch.optim.Optimizer`` or holds parameters of another model; a bad ``device``.
 
@@ -494,6 +495,9 @@ class Trainer:
         if not isinstance(model, Seq2Seq):
             raise TrainingInputError(f"Trainer needs a course_lib.models.Seq2Seq, got {type(model).__name__}")
         _check_loader(train_loader, "train_loader", allow_none=True)
+        if train_loader is not None and not hasattr(train_loader, "__len__"):
+            raise TrainingInputError("train_loader must be re-iterable with a length (a DataLoader or a list), "
+                                     f"not a one-shot {type(train_loader).__name__}: every epoch iterates it again")
         _check_loader(val_loader, "val_loader", allow_none=True)
         if config is not None and not isinstance(config, TrainConfig):
             raise TrainingInputError(f"config must be a TrainConfig (use TrainConfig.from_dict for a dict), "

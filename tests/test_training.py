@@ -334,6 +334,15 @@ def test_trainer_rejects_bad_arguments(tmp_path):
         Trainer(model, "batches")
     with pytest.raises(ValueError, match="iterable"):
         Trainer(model, 3)
+    with pytest.raises(ValueError, match="one-shot generator"):
+        Trainer(model, (b for b in copy_task_batches(2)))
+    with pytest.raises(ValueError, match="iterable"):
+        Trainer(model, copy_task_batches(1)[0])  # one Batch is not a loader
+    strings = Trainer(model, ["ein hund", "eine katze"], config=TrainConfig(progress=False), device="cpu")
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match="Batch"):
+        strings.fit()
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     with pytest.raises(ValueError, match="TrainConfig"):
         Trainer(model, loader, config={"epochs": 2})
     with pytest.raises(ValueError, match="Optimizer"):
