@@ -118,10 +118,11 @@ def time_training(runners, warmup, device):
     return results
 
 
-def course_step(model, device, args, teacher_forcing):
-    """One optimiser step through the course's Trainer (loss, backward, clip, Adam)."""
+def course_step(model, device, args, teacher_forcing, batches):
+    """One optimiser step through the course's Trainer (loss, backward, clip, Adam); ``batches``
+    is the Trainer's training loader (it is not iterated: the benchmark feeds the steps)."""
     cfg = TrainConfig(lr=1e-3, clip=1.0, amp=args.amp, progress=False, teacher_forcing=teacher_forcing)
-    trainer = Trainer(model, [], None, cfg, device=device)
+    trainer = Trainer(model, batches, None, cfg, device=device)
     return lambda batch: trainer.train_step(batch, teacher_forcing)
 
 
@@ -200,7 +201,7 @@ def main(argv=None):
     set_seed(args.seed)
     course = BahdanauSeq2Seq(V_src, V_tgt, BahdanauConfig.tutorial(), pad_id=pad)
     params[A] = num_parameters(course)
-    runners[A] = (course_step(course, device, args, args.teacher_forcing), bucketed)
+    runners[A] = (course_step(course, device, args, args.teacher_forcing, bucketed), bucketed)
     if "reference" not in skip:
         set_seed(args.seed)
         ref = build_reference(V_src, V_tgt).to(device)
@@ -212,7 +213,7 @@ def main(argv=None):
             model = LuongSeq2Seq(V_src, V_tgt, LuongConfig(input_feeding=feeding), pad_id=pad)
             name = f"(c) Luong general, input feeding {'on' if feeding else 'off'}, tf {tf:g}, bucketed"
             params[name] = num_parameters(model)
-            runners[name] = (course_step(model, device, args, tf), bucketed)
+            runners[name] = (course_step(model, device, args, tf, bucketed), bucketed)
             luong_models[feeding] = model
     results = time_training(runners, args.warmup, device)
     for name in results:
