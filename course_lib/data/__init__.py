@@ -10,7 +10,7 @@ is importable from ``course_lib.data`` itself (``from course_lib import data``;
 - :mod:`~course_lib.data.corpora`: **Multi30k** (Elliott et al. 2016, "Multi30K:
   Multilingual English-German Image Descriptions"; Elliott et al. 2017 for French and the
   2017 test sets; :func:`load_multi30k`), **Anki / Tatoeba** tab-separated pairs
-  (:func:`read_tab_pairs`, :func:`split_pairs`), and a **toy corpus** of dates to
+  (:func:`load_anki_pairs`, :func:`anki_file`, :func:`read_tab_pairs`, :func:`split_pairs`), and a **toy corpus** of dates to
   translate into ISO ``YYYY-MM-DD`` (:func:`make_date_corpus`).
 - :mod:`~course_lib.data.text`: word tokenisers (:class:`Tokenizer`, spaCy *blank*
   rules, no model download), :data:`char_tokenize`, and :func:`detokenize_words` /
@@ -34,6 +34,9 @@ Environment variables:
 - ``COURSE_DATA_URL``: base URL (or local folder) to download Multi30k from instead of
   GitHub, e.g. ``file:///path/to/mirror/multi30k/``; it must hold the same relative paths
   (``data/task1/raw/train.de.gz`` ...).
+- ``COURSE_ANKI_URL``: base URL (or local folder) of a mirror holding the *extracted* Anki
+  pair files (``mar.txt`` ...) instead of manythings.org's zips, e.g.
+  ``file:///path/to/mirror/anki/``.
 - ``COURSE_DATA_DIR``: where downloaded files and subword models are cached (default
   ``$XDG_CACHE_HOME/course_lib`` or ``~/.cache/course_lib``).
 
@@ -54,10 +57,14 @@ from course_lib.data.batching import (
     make_loader,
 )
 from course_lib.data.corpora import (
+    ANKI_BASE_URL,
+    ANKI_URL_VAR,
     MULTI30K_BASE_URL,
     MULTI30K_LANGS,
     MULTI30K_SPLITS,
     Pair,
+    anki_file,
+    load_anki_pairs,
     load_multi30k,
     make_date_corpus,
     multi30k_file,
@@ -110,6 +117,10 @@ __all__ = [
     "multi30k_file",
     "load_multi30k",
     # Anki / Tatoeba
+    "ANKI_BASE_URL",
+    "ANKI_URL_VAR",
+    "anki_file",
+    "load_anki_pairs",
     "read_tab_pairs",
     "split_pairs",
     # toy corpus

@@ -6,7 +6,9 @@
    ``course_lib/checksums/multi30k.txt``, cached in :func:`~course_lib.data.data_cache_dir`.
    :func:`load_multi30k` returns aligned ``(source, target)`` sentence pairs.
 2. **Anki / Tatoeba** tab-separated pairs (manythings.org/anki, CC-BY 2.0 France):
-   :func:`read_tab_pairs` and :func:`split_pairs`.
+   downloaded on first use from :data:`ANKI_BASE_URL` (override: ``$COURSE_ANKI_URL``) by
+   :func:`anki_file` / :func:`load_anki_pairs`; any such file is read by
+   :func:`read_tab_pairs` and split by :func:`split_pairs`.
 3. **A toy corpus** that needs no download and trains in seconds: dates written in many
    ways, to translate into ISO ``YYYY-MM-DD`` (:func:`make_date_corpus`).
 """
@@ -19,12 +21,22 @@ import gzip
 import math
 import os
 import random
+import re
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from course_lib.data._checks import check_positive_int
-from course_lib.data.download import data_cache_dir, download_file, read_checksums
+from course_lib.data.download import (
+    DataDownloadError,
+    _stream,
+    data_cache_dir,
+    download_file,
+    read_checksums,
+    sha256_file,
+)
+from course_lib.utils import atomic_write
 
 __all__ = [
     "MULTI30K_BASE_URL",
@@ -34,6 +46,10 @@ __all__ = [
     "load_multi30k",
     "read_tab_pairs",
     "split_pairs",
+    "ANKI_BASE_URL",
+    "ANKI_URL_VAR",
+    "anki_file",
+    "load_anki_pairs",
     "make_date_corpus",
 ]
 
@@ -288,6 +304,182 @@ def split_pairs(
     val = [items[i] for i in order[n_test : n_test + n_val]]
     train = [items[i] for i in order[n_test + n_val :]]
     return {"train": train, "val": val, "test": test}
+
+
+# ---------------------------------------------------------------------------------------
+# Anki / Tatoeba download
+# ---------------------------------------------------------------------------------------
+
+ANKI_BASE_URL = "https://www.manythings.org/anki/"
+"""Canonical location of the Anki/Tatoeba pair files: ``{base}{lang}-eng.zip`` (e.g.
+``mar-eng.zip``), each holding ``{lang}.txt``. Override with ``$COURSE_ANKI_URL``: a mirror
+(URL or local folder) holding the *extracted* text files ``{lang}.txt``."""
+
+ANKI_URL_VAR = "COURSE_ANKI_URL"
+"""The environment variable that points :func:`anki_file` at a mirror."""
+
+_ANKI_LANG = re.compile(r"^[a-z]{3}$")
+
+
+def _anki_base_url() -> tuple[str, bool]:
+    """(base URL ending in ``/``, whether it is an override from ``$COURSE_ANKI_URL``)."""
+    env = os.environ.get(ANKI_URL_VAR, "").strip()
+    base = env or ANKI_BASE_URL
+    if "://" not in base:  # a plain local path
+        base = Path(base).expanduser().resolve().as_uri()
+    if not base.endswith("/"):
+        base += "/"
+    return base, bool(env)
+
+
+def _check_anki_lang(lang: Any) -> str:
+    if not isinstance(lang, str):
+        raise TypeError(f"lang must be a three-letter str code such as 'mar' or 'deu', got {type(lang).__name__}")
+    if not _ANKI_LANG.fullmatch(lang):
+        raise ValueError(
+            f"lang must be a lower-case three-letter code as manythings.org/anki names its files "
+            f"('mar' for mar-eng.zip, 'deu', 'spa', ...), got {lang!r}"
+        )
+    return lang
+
+
+def _check_sha256_arg(sha256: Any) -> str | None:
+    if sha256 is None:
+        return None
+    if not isinstance(sha256, str):
+        raise TypeError(f"sha256 must be a hex str or None, got {type(sha256).__name__}")
+    digest = sha256.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise ValueError(f"sha256 must be 64 hexadecimal characters, got {sha256!r}")
+    return digest
+
+
+def _extract_member(zip_path: Path, member: str, dest: Path, url: str) -> Path:
+    """Extract ``member`` of the zip at ``zip_path`` to ``dest`` atomically."""
+    try:
+        with zipfile.ZipFile(zip_path) as zf:
+            names = zf.namelist()
+            if member not in names:
+                raise ValueError(
+                    f"{zip_path.name} (from {url}) has no {member}; it holds {', '.join(names[:5]) or 'nothing'}"
+                )
+            atomic_write(dest, lambda out: out.write(zf.read(member)), mode="wb")
+    except zipfile.BadZipFile as err:
+        zip_path.unlink(missing_ok=True)
+        raise DataDownloadError(
+            f"{url} did not give a zip file ({err}); the download was removed. Retry, or set "
+            f"{ANKI_URL_VAR} to a mirror holding the extracted {member}.",
+            url,
+        ) from err
+    return dest
+
+
+def anki_file(lang: str = "mar", sha256: str | None = None) -> Path:
+    """Path to the cached, verified Anki/Tatoeba pair file ``{lang}.txt``, downloading it on first use.
+
+    Where it comes from (manythings.org/anki, sentences from Tatoeba, CC-BY 2.0 France):
+
+    - **Mirror** (``$COURSE_ANKI_URL`` set, a URL or a local folder): ``{base}{lang}.txt``,
+      the extracted text file, as in the course's offline mirror (``anki/mar.txt``). Its
+      SHA-256 must equal ``sha256`` or the one pinned in ``course_lib/checksums/anki.txt``
+      (``mar.txt`` is pinned; for another language pass ``sha256``, else a
+      :class:`ValueError` is raised before anything is downloaded). Cached as
+      ``data_cache_dir()/anki/{lang}.txt``.
+    - **Canonical** (no override): ``https://www.manythings.org/anki/{lang}-eng.zip``. The
+      site republishes every zip with each Tatoeba export (the current ones have a third,
+      attribution column), so the course *cannot* pin their checksums. With ``sha256``
+      given, the zip is verified against it (mismatch: :class:`ChecksumError`, nothing
+      kept). Without it, the zip is accepted **unverified** with a :class:`UserWarning`
+      that prints its SHA-256; that digest is recorded beside the cached zip
+      (``anki/{lang}-eng.zip.sha256``) and later runs re-check the cached zip against it.
+      ``{lang}.txt`` is then extracted to ``data_cache_dir()/anki/{lang}-eng/{lang}.txt``.
+
+    Every file is written atomically; a failed or mismatched download leaves nothing behind.
+
+    Args:
+        lang: manythings.org's three-letter code: ``"mar"`` (Marathi), ``"deu"``, ``"spa"``, ...
+        sha256: the expected SHA-256 of the file that is downloaded (the ``.txt`` from a
+            mirror, the ``.zip`` from the canonical site); ``None``: the pinned one.
+
+    Returns:
+        The path of the ``{lang}.txt`` text file (``english<TAB>translation[<TAB>attribution]``).
+
+    Raises:
+        TypeError: ``lang`` or ``sha256`` is not a str.
+        ValueError: ``lang`` is not a three-letter lower-case code; ``sha256`` is not 64 hex
+            characters; a mirror file has no pinned checksum and none was given; the zip
+            has no ``{lang}.txt``.
+        DataDownloadError: the file could not be fetched (the message names
+            ``COURSE_ANKI_URL``), or the canonical download was not a zip.
+        ChecksumError: the downloaded file's SHA-256 differs from the expected one (not kept).
+    """
+    lang = _check_anki_lang(lang)
+    digest = _check_sha256_arg(sha256)
+    base, overridden = _anki_base_url()
+    sums = read_checksums("anki.txt")
+    folder = data_cache_dir() / "anki"
+    if overridden:
+        rel = f"{lang}.txt"
+        expected = digest or sums.get(rel)
+        if expected is None:
+            raise ValueError(
+                f"no pinned checksum for {rel} in course_lib/checksums/anki.txt; pass sha256='<digest>' "
+                f"(run `sha256sum {rel}` on the mirror's copy you trust) to load it from {base}"
+            )
+        return download_file(base + rel, folder / rel, expected, desc=f"Anki {rel}", override_var=ANKI_URL_VAR)
+    rel = f"{lang}-eng.zip"
+    url = base + rel
+    zip_path = folder / rel
+    text_path = folder / f"{lang}-eng" / f"{lang}.txt"
+    expected = digest or sums.get(rel)
+    if expected is not None:
+        had_zip = zip_path.is_file() and sha256_file(zip_path) == expected
+        download_file(url, zip_path, expected, desc=f"Anki {rel}", override_var=ANKI_URL_VAR)
+        if had_zip and text_path.is_file():
+            return text_path
+        return _extract_member(zip_path, f"{lang}.txt", text_path, url)
+    record = zip_path.with_name(zip_path.name + ".sha256")
+    if zip_path.is_file() and record.is_file() and text_path.is_file():
+        if sha256_file(zip_path) == record.read_text(encoding="ascii").strip():
+            return text_path
+    holder: dict[str, str] = {}
+
+    def fetch(out) -> None:
+        holder["sha256"] = _stream(url, out, f"Anki {rel}", ANKI_URL_VAR)
+
+    atomic_write(zip_path, fetch, mode="wb")
+    atomic_write(record, lambda out: out.write(holder["sha256"] + "\n"), mode="w", encoding="ascii")
+    warnings.warn(
+        f"{rel} from {url} has no pinned checksum (the site republishes it with every Tatoeba export), so it "
+        f"was accepted unverified; its SHA-256 is {holder['sha256']}. To pin it, pass sha256='{holder['sha256']}'.",
+        stacklevel=2,
+    )
+    return _extract_member(zip_path, f"{lang}.txt", text_path, url)
+
+
+def load_anki_pairs(lang: str = "mar", max_pairs: int | None = None, sha256: str | None = None) -> list[Pair]:
+    """English -> ``lang`` sentence pairs of the Anki/Tatoeba corpus, downloaded on first use.
+
+    :func:`anki_file` (download, checksum, cache; the override is ``$COURSE_ANKI_URL``) then
+    :func:`read_tab_pairs` (BOM stripped, a third attribution column ignored, lines with an
+    empty side skipped with a warning). Source: Tatoeba via manythings.org/anki, CC-BY 2.0
+    France; for ``"mar"`` the pinned release has 33,725 pairs.
+
+    Args:
+        lang: three-letter code of the other language (``"mar"``, ``"deu"``, ...).
+        max_pairs: keep only the first ``max_pairs`` pairs (file order; >= 1, ``None``: all).
+        sha256: see :func:`anki_file`.
+
+    Returns:
+        ``(english, other)`` pairs of stripped, untokenised strings. The file is sorted
+        from short to long sentences, so shuffle (:func:`split_pairs`) before splitting.
+
+    Raises:
+        TypeError, ValueError, DataDownloadError, ChecksumError: see :func:`anki_file` and
+        :func:`read_tab_pairs` (``max_pairs`` is checked before anything is downloaded).
+    """
+    check_positive_int("max_pairs", max_pairs, allow_none=True)
+    return read_tab_pairs(anki_file(lang, sha256=sha256), max_pairs=max_pairs)
 
 
 # ---------------------------------------------------------------------------------------

@@ -51,6 +51,11 @@ class ChecksumError(ValueError):
         self.actual = actual
 
 
+def _mirror_example(override_var: str) -> str:
+    """The mirror sub-folder shown in the offline error message for ``override_var``."""
+    return {"COURSE_DATA_URL": "multi30k/", "COURSE_ANKI_URL": "anki/"}.get(override_var, "")
+
+
 def data_cache_dir() -> Path:
     """The folder where downloaded corpora are cached (created if missing).
 
@@ -117,7 +122,52 @@ def read_checksums(name: str) -> dict[str, str]:
     return sums
 
 
-def download_file(url: str, dest: str | os.PathLike, sha256: str, desc: str | None = None) -> Path:
+def _open_url(url: str):
+    """``urlopen`` with a descriptive User-Agent for http(s) (some sites refuse Python's default)."""
+    if url.lower().startswith(("http://", "https://")):
+        url = urllib.request.Request(url, headers={"User-Agent": "course_lib (seq2seq course; python-urllib)"})
+    return urllib.request.urlopen(url, timeout=60)
+
+
+def _stream(url: str, out, desc: str, override_var: str) -> str:
+    """Copy ``url`` into the open binary file ``out`` with a progress bar; return its SHA-256.
+
+    Raises:
+        DataDownloadError: the URL could not be opened or read (names ``override_var``).
+    """
+    from tqdm.auto import tqdm
+
+    h = hashlib.sha256()
+    try:
+        with _open_url(url) as response:
+            total = response.headers.get("Content-Length") if response.headers else None
+            with tqdm(
+                total=int(total) if total and str(total).isdigit() else None,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                desc=desc,
+                leave=False,
+            ) as bar:
+                for chunk in iter(lambda: response.read(_CHUNK), b""):
+                    out.write(chunk)
+                    h.update(chunk)
+                    bar.update(len(chunk))
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        reason = getattr(err, "reason", None) or err
+        raise DataDownloadError(
+            f"could not download {url} ({reason}). Check your internet connection, or "
+            f"point the environment variable {override_var} at a mirror holding the same "
+            f"relative paths, e.g. {override_var}=file:///path/to/mirror/{_mirror_example(override_var)} "
+            "(a plain local folder works too).",
+            url,
+        ) from err
+    return h.hexdigest()
+
+
+def download_file(
+    url: str, dest: str | os.PathLike, sha256: str, desc: str | None = None, override_var: str = "COURSE_DATA_URL"
+) -> Path:
     """Download ``url`` to ``dest`` and verify its SHA-256; reuse ``dest`` if already valid.
 
     If ``dest`` exists and its hash matches, nothing is downloaded. Otherwise the bytes are
@@ -131,6 +181,9 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str, desc: str | No
         dest: where the file should end up; its folder is created if needed.
         sha256: the expected SHA-256 hex digest (64 hex characters).
         desc: label for the progress bar (default: the file name).
+        override_var: the environment variable that points this corpus at a mirror; the
+            error messages name it (``COURSE_DATA_URL`` for Multi30k, ``COURSE_ANKI_URL``
+            for the Anki pairs).
 
     Returns:
         ``dest`` as a :class:`~pathlib.Path`.
@@ -139,7 +192,7 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str, desc: str | No
         TypeError: ``url`` or ``sha256`` is not a str.
         ValueError: ``sha256`` is not 64 hex characters.
         DataDownloadError: the URL could not be opened or read (message names the URL and
-            how to point ``COURSE_DATA_URL`` at a mirror).
+            how to point ``override_var`` at a mirror).
         ChecksumError: the downloaded bytes do not have the expected hash (not kept).
     """
     if not isinstance(url, str) or not url.strip():
@@ -149,46 +202,21 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str, desc: str | No
     expected = sha256.strip().lower()
     if not _HEX64.match(expected):
         raise ValueError(f"sha256 must be 64 hexadecimal characters, got {sha256!r}")
+    if not isinstance(override_var, str) or not override_var:
+        raise TypeError(f"override_var must be the name of an environment variable, got {override_var!r}")
     dest = Path(dest)
     if dest.is_file():
         if sha256_file(dest) == expected:
             return dest
         dest.unlink()  # stale or corrupt copy from elsewhere: fetch it again
 
-    from tqdm.auto import tqdm
-
     def fetch(out) -> None:
-        h = hashlib.sha256()
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                total = response.headers.get("Content-Length") if response.headers else None
-                with tqdm(
-                    total=int(total) if total and str(total).isdigit() else None,
-                    unit="B",
-                    unit_scale=True,
-                    unit_divisor=1024,
-                    desc=desc or dest.name,
-                    leave=False,
-                ) as bar:
-                    for chunk in iter(lambda: response.read(_CHUNK), b""):
-                        out.write(chunk)
-                        h.update(chunk)
-                        bar.update(len(chunk))
-        except (urllib.error.URLError, OSError, ValueError) as err:
-            reason = getattr(err, "reason", None) or err
-            raise DataDownloadError(
-                f"could not download {url} ({reason}). Check your internet connection, or "
-                "point the environment variable COURSE_DATA_URL at a mirror holding the same "
-                "relative paths, e.g. COURSE_DATA_URL=file:///path/to/mirror/multi30k/ "
-                "(a plain local folder works too).",
-                url,
-            ) from err
-        actual = h.hexdigest()
+        actual = _stream(url, out, desc or dest.name, override_var)
         if actual != expected:  # raised inside atomic_write: the temporary file is removed
             raise ChecksumError(
                 f"checksum mismatch for {dest.name} downloaded from {url}: expected SHA-256 "
                 f"{expected}, got {actual}. The file was not kept. Retry the download; if it "
-                "fails again, the mirror (COURSE_DATA_URL) or the upstream file has changed.",
+                f"fails again, the mirror ({override_var}) or the upstream file has changed.",
                 dest,
                 expected,
                 actual,
