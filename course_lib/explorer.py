@@ -349,7 +349,8 @@ def _position_labels(steps):
 
 
 def _component_labels(steps):
-    return [f"d{i + 1}" for i in range(len(steps["decoder_state"]))]
+    # components count from 0, as in the code (``h_t[0]``); positions keep the papers' h1 .. hS
+    return [f"[{i}]" for i in range(len(steps["decoder_state"]))]
 
 
 def _suptitle(fig: Figure, steps: dict) -> None:

@@ -13,7 +13,8 @@ browser. ``ipywidgets`` is imported inside the builders, so importing this modul
 
 CSS classes (stable hooks for the browser test and for styling): ``course-step-slider``,
 ``course-step-figure``; ``course-attention-slider``, ``course-attention-figure``;
-``attn-explorer``, ``attn-main-slider``, ``attn-slider``, ``attn-score-dropdown``,
+``attn-explorer``, ``attn-main-slider``, ``attn-slider``, ``attn-enc-select``, ``attn-enc-slider``,
+``attn-pad-mask``, ``attn-score-dropdown``,
 ``attn-temperature``, ``attn-numbers``, ``attn-figure``; ``attn-animation``, ``attn-play``,
 ``attn-step-slider``, ``attn-step-text``, ``attn-steps-figure``; ``beam-explorer``,
 ``beam-size``, ``beam-alpha``, ``beam-beta``, ``beam-play``, ``beam-step-slider``,
@@ -242,18 +243,36 @@ def score_function_explorer(
     score_name: str = "dot",
     temperature: float = 1.0,
     value_range: tuple[float, float] = (-10.0, 15.0),
+    pad_mask: Optional[Sequence[bool]] = None,
 ):
-    """A widget: sliders for every component of ``h_t``, a score-function dropdown and a
-    temperature slider; the scores, weights and context are redrawn live
+    """A widget: sliders for every component of ``h_t``, a picker and sliders to edit any
+    encoder state, one padding check box per source position, a score-function dropdown and
+    a temperature slider; the scores, weights and context are redrawn live
     (:func:`course_lib.explorer.attention_steps`, :func:`course_lib.explorer.plot_explorer`).
 
+    Slider labels count components from 0, as Python does: ``h_t[0]`` is
+    ``decoder_state[0]``. Source positions keep the papers' names ``h1 .. hS``. A position
+    ticked as padding gets weight exactly 0 (the ``src_pad_mask`` convention, True at
+    padding); ticking every position shows the error instead of a picture.
+
+    Args:
+        decoder_state: ``h_t``, ``H`` numbers. encoder_states: ``S`` vectors of ``H`` numbers.
+        score_names: the dropdown's choices. score_name: the first choice shown.
+        temperature: the initial temperature (> 0). value_range: the sliders' (low, high),
+            widened to include the initial values.
+        pad_mask: ``S`` bools, True at padding (default: no padding).
+
     Returns:
-        An ``ipywidgets.VBox`` (class ``attn-explorer``) to display.
+        An ``ipywidgets.VBox`` (class ``attn-explorer``) to display. CSS classes of its
+        parts: ``attn-slider`` (every ``h_t`` slider; the first also ``attn-main-slider``),
+        ``attn-enc-select``, ``attn-enc-slider``, ``attn-pad-mask``,
+        ``attn-score-dropdown``, ``attn-temperature``, ``attn-numbers``, ``attn-figure``.
 
     Raises:
-        ValueError: the inputs do not fit (as :func:`~course_lib.explorer.attention_steps`),
-            ``score_name`` is not among ``score_names``, ``value_range`` is empty, or
-            ``temperature`` is not positive. InputTypeError: a bare str for ``score_names``.
+        ValueError: the inputs do not fit (as :func:`~course_lib.explorer.attention_steps`,
+            ``pad_mask`` included), ``score_name`` is not among ``score_names``,
+            ``value_range`` is empty, or ``temperature`` is not positive.
+            InputTypeError: a bare str for ``score_names`` or ``pad_mask``.
     """
     import ipywidgets as w
 
@@ -262,20 +281,40 @@ def score_function_explorer(
     score_names = list(score_names)
     if score_name not in score_names:
         raise ValueError(f"score_name {score_name!r} is not one of score_names {score_names}")
+    if isinstance(value_range, (str, bytes)) or len(value_range) != 2:
+        raise ValueError(f"value_range must be (low, high), got {value_range!r}")
     lo, hi = (check_real(v, "value_range") for v in value_range)
     if lo >= hi:
         raise ValueError(f"value_range must be (low, high) with low < high, got {value_range}")
     temperature = check_real(temperature, "temperature", positive=True)
-    attention_steps(decoder_state, encoder_states, score_name, temperature)  # validates everything up front
+    # validates everything up front (shapes, NaN, the mask's length) and gives clean float lists
+    first = attention_steps(decoder_state, encoder_states, score_name, temperature, pad_mask=pad_mask)
+    h_values = [float(x) for x in first["decoder_state"]]
+    enc = [[float(x) for x in row] for row in first["encoder_states"]]
+    mask = [bool(m) for m in first["pad_mask"]]
+    S, H = len(enc), len(h_values)
+    all_values = h_values + [x for row in enc for x in row]
+    lo, hi = min(lo, *all_values), max(hi, *all_values)
 
     style = {"description_width": "90px"}
-    sliders = []
-    for i, v in enumerate(decoder_state):
-        s = w.FloatSlider(value=float(v), min=min(lo, float(v)), max=max(hi, float(v)), step=1.0,
-                          description=f"h_t[{i + 1}]", continuous_update=False, readout_format=".1f", style=style)
-        s.add_class("attn-slider")
-        sliders.append(s)
+
+    def slider(value, description, cls):
+        s = w.FloatSlider(value=value, min=lo, max=hi, step=1.0, description=description,
+                          continuous_update=False, readout_format=".1f", style=style)
+        s.add_class(cls)
+        return s
+
+    sliders = [slider(v, f"h_t[{i}]", "attn-slider") for i, v in enumerate(h_values)]
     sliders[0].add_class("attn-main-slider")
+    enc_select = w.Dropdown(options=[(f"h{j + 1}", j) for j in range(S)], value=0, description="edit state",
+                            style=style)
+    enc_select.add_class("attn-enc-select")
+    enc_sliders = [slider(enc[0][i], f"h{1}[{i}]", "attn-enc-slider") for i in range(H)]
+    pad_boxes = []
+    for j in range(S):
+        box_j = w.Checkbox(value=mask[j], description=f"h{j + 1} is padding", indent=False)
+        box_j.add_class("attn-pad-mask")
+        pad_boxes.append(box_j)
     dropdown = w.Dropdown(options=score_names, value=score_name, description="score", style=style)
     dropdown.add_class("attn-score-dropdown")
     temp = w.FloatLogSlider(value=temperature, base=10, min=-1, max=2, step=0.1,
@@ -285,20 +324,49 @@ def score_function_explorer(
     numbers.add_class("attn-numbers")
     image = w.Image(format="png")
     image.add_class("attn-figure")
+    loading = {"busy": False}  # True while the encoder sliders are set to another state's numbers
 
     def update(_change=None):
+        if loading["busy"]:
+            return
         try:
-            steps = attention_steps([s.value for s in sliders], encoder_states, dropdown.value, temp.value)
-        except ValueError as err:  # keep the widget alive and say why
+            steps = attention_steps([s.value for s in sliders], enc, dropdown.value, temp.value,
+                                    pad_mask=[b.value for b in pad_boxes])
+        except ValueError as err:  # keep the widget alive and say why (e.g. every position is padding)
             numbers.value = f"<pre>{html.escape(str(err))}</pre>"
             return
         numbers.value = "<pre>" + format_steps(steps) + "</pre>"
         image.value = figure_to_png(plot_explorer(steps))
 
-    for control in (*sliders, dropdown, temp):
+    def select_state(change):
+        j = int(change["new"])
+        loading["busy"] = True
+        try:
+            for i, s in enumerate(enc_sliders):
+                s.description = f"h{j + 1}[{i}]"
+                s.value = enc[j][i]
+        finally:
+            loading["busy"] = False
+
+    def edit_state(change):
+        if loading["busy"]:
+            return
+        j = int(enc_select.value)
+        enc[j][enc_sliders.index(change["owner"])] = float(change["new"])
+        update()
+
+    enc_select.observe(select_state, names="value")
+    for s in enc_sliders:
+        s.observe(edit_state, names="value")
+    for control in (*sliders, *pad_boxes, dropdown, temp):
         control.observe(update, names="value")
     update()
-    box = w.VBox([w.HBox([w.VBox(sliders), w.VBox([dropdown, temp])]), numbers, image])
+    box = w.VBox([
+        w.HBox([w.VBox(sliders), w.VBox([enc_select, *enc_sliders]), w.VBox([dropdown, temp])]),
+        w.HBox(pad_boxes),
+        numbers,
+        image,
+    ])
     box.add_class("attn-explorer")
     return box
 

@@ -160,3 +160,88 @@ def test_animation_widget_walks_the_steps():
         frames.add(image.value)
         assert (f"Step {k}" in text.value) if k else ("Play" in text.value)
     assert len(frames) == 5
+
+
+def _find_all(widget, cls):
+    found = [widget] if cls in getattr(widget, "_dom_classes", ()) else []
+    for child in getattr(widget, "children", ()):
+        found += _find_all(child, cls)
+    return found
+
+
+def _weights_line(numbers_html: str) -> list[str]:
+    line = next(l for l in numbers_html.splitlines() if "weights = [" in l)
+    return line.split("[", 1)[1].rsplit("]", 1)[0].split(", ")
+
+
+def test_explorer_labels_count_from_zero_like_the_code():
+    pytest.importorskip("ipywidgets")
+    box = score_function_explorer()
+    sliders = _find_all(box, "attn-slider")
+    assert [s.description for s in sliders] == ["h_t[0]", "h_t[1]", "h_t[2]"]
+    assert [s.value for s in sliders] == list(EXAMPLE_DECODER_STATE)
+    # the lesson's exercise: raising h_t[1] to 10 makes h_4 = [0, 5, 1] tie with h_2 (both 60)
+    sliders[1].value = 10.0
+    assert "scores  = [20, 60, 20, 60]" in _find(box, "attn-numbers").value
+
+
+def test_explorer_editing_an_encoder_state_changes_the_scores():
+    pytest.importorskip("ipywidgets")
+    box = score_function_explorer()
+    numbers, image = _find(box, "attn-numbers"), _find(box, "attn-figure")
+    select, enc_sliders = _find(box, "attn-enc-select"), _find_all(box, "attn-enc-slider")
+    assert select is not None and len(enc_sliders) == 3
+    assert [s.value for s in enc_sliders] == list(EXAMPLE_ENCODER_STATES[0])
+    before_png = image.value
+    select.value = 3  # h4 = [0, 5, 1]: choosing a state loads its numbers and changes nothing else
+    assert [s.value for s in enc_sliders] == list(EXAMPLE_ENCODER_STATES[3])
+    assert "scores  = [15, 60, 15, 35]" in numbers.value
+    enc_sliders[0].value = 1.0  # h4 = [1, 5, 1]: its dot score rises by h_t[0] = 10
+    assert "scores  = [15, 60, 15, 45]" in numbers.value
+    assert image.value != before_png
+    select.value = 1  # the edit of h4 is kept while another state is shown
+    assert [s.value for s in enc_sliders] == list(EXAMPLE_ENCODER_STATES[1])
+    assert "scores  = [15, 60, 15, 45]" in numbers.value
+
+
+def test_explorer_padding_check_box_gives_exactly_zero_weight():
+    pytest.importorskip("ipywidgets")
+    box = score_function_explorer(temperature=20.0)
+    numbers, boxes = _find(box, "attn-numbers"), _find_all(box, "attn-pad-mask")
+    assert len(boxes) == 4 and not any(b.value for b in boxes)
+    assert "0" not in _weights_line(numbers.value)  # no weight is exactly zero at temperature 20
+    boxes[1].value = True  # h2, the winner, becomes padding
+    weights = _weights_line(numbers.value)
+    assert weights[1] == "0" and all(x != "0" for i, x in enumerate(weights) if i != 1)
+    assert abs(sum(float(x) for x in weights) - 1.0) < 1e-2
+    for b in boxes:  # every position padding: the error is shown, the widget stays alive
+        b.value = True
+    assert "mask" in numbers.value.lower()
+    boxes[0].value = False
+    assert _weights_line(numbers.value)[0] == "1"
+
+
+def test_explorer_accepts_an_initial_pad_mask_and_checks_it():
+    pytest.importorskip("ipywidgets")
+    box = score_function_explorer(pad_mask=[False, False, True, True])
+    assert [b.value for b in _find_all(box, "attn-pad-mask")] == [False, False, True, True]
+    weights = _weights_line(_find(box, "attn-numbers").value)
+    assert weights[2:] == ["0", "0"]
+    with pytest.raises(ValueError):
+        score_function_explorer(pad_mask=[True, False])
+    with pytest.raises(TypeError):
+        score_function_explorer(pad_mask="TFTF")
+    with pytest.raises(ValueError):
+        score_function_explorer(value_range=(1.0,))
+
+
+def test_steps_editing_an_encoder_state_and_masking():
+    edited = [list(r) for r in EXAMPLE_ENCODER_STATES]
+    edited[0][1] += 2.0  # h1 = [0, 3, 1]: its dot score rises by 2 * h_t[1] = 10
+    base = attention_steps(EXAMPLE_DECODER_STATE)
+    moved = attention_steps(EXAMPLE_DECODER_STATE, edited)
+    np.testing.assert_allclose(moved["scores"] - base["scores"], [10, 0, 0, 0])
+    for name in EXPLORER_SCORE_NAMES:
+        steps = attention_steps(EXAMPLE_DECODER_STATE, edited, name, temperature=5.0, pad_mask=[False, True, False, True])
+        assert steps["weights"][1] == 0.0 and steps["weights"][3] == 0.0
+        np.testing.assert_allclose(steps["weights"].sum(), 1.0)
