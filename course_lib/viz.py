@@ -25,6 +25,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .data import EOS
+from .fonts import font_rc
 
 __all__ = ["figure_to_png", "plot_history", "plot_attention", "plot_bleu_by_length", "plot_decoder_step",
            "plot_length_histogram", "stepper_frame", "BeamEntry", "beam_frames", "plot_beam_step", "plot_beam_tree",
@@ -243,7 +244,7 @@ def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str]
     shown = w.copy()
     if upto is not None:
         shown[upto:] = np.nan  # seaborn leaves NaN cells blank
-    with sns.axes_style("white"):
+    with sns.axes_style("white", rc=font_rc()):  # keep a font set by fonts.use_script_font
         if ax is None:
             fig = Figure(figsize=(max(4, 0.5 * S + 2), max(3, 0.4 * T + 1.5)))
             ax = fig.subplots()
@@ -306,7 +307,7 @@ def plot_bleu_by_length(frames: Dict[str, "object"], title: str = "BLEU by sourc
     labels = [f"{b}\n(n={n})" for b, n in zip(first["bucket"], first["sentences"])]
     long = pd.concat([pd.DataFrame({"bucket": labels, "BLEU": np.asarray(frames[n]["bleu"], dtype=float), "model": n})
                       for n in names], ignore_index=True)
-    with sns.axes_style("whitegrid"):
+    with sns.axes_style("whitegrid", rc=font_rc()):
         fig = Figure(figsize=(max(6, 1.3 * len(labels) + 2), 3.5))
         ax = fig.subplots()
         sns.barplot(data=long, x="bucket", y="BLEU", hue="model", ax=ax, palette="deep", order=labels,
