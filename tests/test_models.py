@@ -195,6 +195,11 @@ def test_decode_step_rejects_bad_prev_tokens_and_states(model):
             model.decode_step(torch.full_like(tgt[:, 0], -1), state, enc)
         with pytest.raises(ValueError, match="encode"):
             model.decode_step(tgt[:, 0], state, {"something": enc["src_pad_mask"]})
+        for key in state:
+            with pytest.raises(ValueError, match=key):
+                model.decode_step(tgt[:, 0], {k: v for k, v in state.items() if k != key}, enc)  # key missing
+            with pytest.raises(ValueError, match=key):
+                model.decode_step(tgt[:, 0], dict(state, **{key: state[key][..., :-1]}), enc)  # wrong width
         model.decode_step(tgt[:, 0], state, enc)  # the good call still works
 
 

@@ -30,7 +30,7 @@ the loop, the output layer after it wherever no argmax is needed).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Optional
 
 import torch
 import torch.nn.functional as F
@@ -188,6 +188,12 @@ class BahdanauSeq2Seq(Seq2Seq):
     def init_state(self, enc: TensorDict) -> TensorDict:
         """``{"h": s_0 [B, H]}``."""
         return {"h": enc["h0"]}
+
+    enc_keys = ("enc_outputs", "src_pad_mask", "proj_keys")
+
+    def state_shapes(self, batch_size: int) -> Dict[str, tuple]:
+        """``{"h": (B, H)}``."""
+        return {"h": (batch_size, self.config.dec_hidden_dim)}
 
     def attend(self, query: Tensor, enc: TensorDict) -> tuple[Tensor, Tensor]:
         """Additive attention of ``query`` (``s_{i-1}``, ``[B, H]``) over the encoded batch.

@@ -295,6 +295,14 @@ class Seq2Seq(nn.Module):
         if not bool((tgt[:, 1:] != self.pad_id).any()):
             raise ValueError("tgt holds no real token after <sos> (only padding): nothing to predict")
 
+    def state_shapes(self, batch_size: int) -> Dict[str, tuple]:
+        """The decoder state's keys and their shapes for ``batch_size`` sentences, as
+        :meth:`init_state` makes them (checked by :meth:`check_step_args`; models override it)."""
+        return {}
+
+    enc_keys: tuple = ("enc_outputs", "src_pad_mask")
+    """The keys of the encoder dictionary that :meth:`decode_step` reads."""
+
     def check_step_args(self, prev_tokens: Tensor, state: TensorDict, enc: TensorDict) -> None:
         """Validate the arguments of :meth:`decode_step` without reading any tensor value (no
         host--device synchronisation, so it runs at every step).
@@ -303,12 +311,14 @@ class Seq2Seq(nn.Module):
         (:meth:`embed_tokens`).
 
         Raises:
-            ValueError: ``prev_tokens`` is not a 1-D integer tensor ``[B]``; ``enc`` lacks
-                ``enc_outputs``; a tensor of ``state`` or ``enc`` has another batch size.
+            ValueError: ``prev_tokens`` is not a 1-D integer tensor ``[B]``; ``enc`` is not
+                :meth:`encode`'s dictionary (a key of :attr:`enc_keys` missing); ``state``
+                lacks a key or has a tensor of another shape than :meth:`state_shapes`; a
+                tensor of ``state`` or ``enc`` has another batch size.
         """
         _check_ids("prev_tokens", prev_tokens, 1, "[B] (one id per sentence)")
-        if not isinstance(enc, dict) or not isinstance(enc.get("enc_outputs"), Tensor):
-            raise ValueError("enc must be the dictionary returned by encode() (with enc_outputs)")
+        if not isinstance(enc, dict) or not all(isinstance(enc.get(k), Tensor) for k in self.enc_keys):
+            raise ValueError(f"enc must be the dictionary returned by encode() (with {', '.join(self.enc_keys)})")
         if not isinstance(state, dict):
             raise ValueError(f"state must be the dictionary from init_state() or a previous step, "
                              f"got {type(state).__name__}")
@@ -319,6 +329,11 @@ class Seq2Seq(nn.Module):
                     raise ValueError(f"prev_tokens has batch size {B} but {where}[{key!r}] has shape "
                                      f"{tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__}; "
                                      "reorder both with select_batch")
+        for key, shape in self.state_shapes(B).items():
+            if key not in state or tuple(state[key].shape) != tuple(shape):
+                got = tuple(state[key].shape) if key in state else "nothing"
+                raise ValueError(f"state[{key!r}] must have shape {tuple(shape)}, got {got}; "
+                                 "start from init_state(enc) and pass each step's state to the next")
 
     @staticmethod
     def embed_tokens(embedding: nn.Embedding, tokens: Tensor) -> Tensor:

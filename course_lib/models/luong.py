@@ -29,7 +29,7 @@ needed). Attention inside a step is called unchecked: ``encode`` validated the m
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Optional
 
 import torch
 from torch import Tensor, nn
@@ -293,6 +293,16 @@ class LuongSeq2Seq(Seq2Seq):
         if self.config.input_feeding:
             state["h_tilde"] = enc["h0"].new_zeros(enc["h0"].size(0), self.config.hidden_dim)
         return state
+
+    enc_keys = ("enc_outputs", "src_pad_mask", "proj_keys")
+
+    def state_shapes(self, batch_size: int) -> Dict[str, tuple]:
+        """``h``, ``c``: ``(B, L, H)``; with input feeding ``h_tilde``: ``(B, H)``."""
+        L, H = self.config.num_layers, self.config.hidden_dim
+        shapes = {"h": (batch_size, L, H), "c": (batch_size, L, H)}
+        if self.config.input_feeding:
+            shapes["h_tilde"] = (batch_size, H)
+        return shapes
 
     def attend(self, top: Tensor, enc: TensorDict) -> tuple[Tensor, Tensor, Tensor]:
         """Attention and the attentional state from top-layer states ``h_t`` ``[B, H]`` or ``[B, T, H]``.

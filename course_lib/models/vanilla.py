@@ -7,6 +7,7 @@ fixed-size state -- the bottleneck lesson 01 measures and attention removes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Dict
 
 from torch import Tensor, nn
 
@@ -88,6 +89,11 @@ class VanillaSeq2Seq(Seq2Seq):
     def init_state(self, enc: TensorDict) -> TensorDict:
         """The encoder's final state, layer by layer: ``h``, ``c`` ``[B, L, H]``."""
         return {"h": enc["h0"], "c": enc["c0"]}
+
+    def state_shapes(self, batch_size: int) -> Dict[str, tuple]:
+        """``h``, ``c``: ``(B, L, H)``."""
+        shape = (batch_size, self.config.num_layers, self.config.hidden_dim)
+        return {"h": shape, "c": shape}
 
     def _run_decoder(self, tgt_in: Tensor, h: Tensor, c: Tensor):
         embedded = self.dropout(self.embed_tokens(self.tgt_embedding, tgt_in))  # [B, T, E]
