@@ -207,3 +207,13 @@ def test_canonical_offline_names_the_variable(anki_mirror, monkeypatch, tmp_path
 def test_download_file_override_var_must_be_a_name(tmp_path):
     with pytest.raises(TypeError):
         data.download_file("file:///x", tmp_path / "x", "0" * 64, override_var=None)
+
+
+def test_pinned_text_cached_from_a_mirror_serves_the_canonical_path(anki_mirror, monkeypatch, tmp_path):
+    cached = data.anki_file("mar")  # from the mirror
+    monkeypatch.delenv("COURSE_ANKI_URL")
+    monkeypatch.setattr(corpora, "ANKI_BASE_URL", (tmp_path / "offline").as_uri() + "/")
+    assert data.anki_file("mar") == cached  # verified copy, no download attempted
+    cached.write_text("Go.\tजा.\n", encoding="utf-8")  # tampered: no longer the pinned release
+    with pytest.raises(data.DataDownloadError, match="COURSE_ANKI_URL"):
+        data.anki_file("mar")

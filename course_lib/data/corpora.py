@@ -393,6 +393,8 @@ def anki_file(lang: str = "mar", sha256: str | None = None) -> Path:
       that prints its SHA-256; that digest is recorded beside the cached zip
       (``anki/{lang}-eng.zip.sha256``) and later runs re-check the cached zip against it.
       ``{lang}.txt`` is then extracted to ``data_cache_dir()/anki/{lang}-eng/{lang}.txt``.
+      If the cache already holds the *pinned* ``{lang}.txt`` (fetched from a mirror before)
+      and ``sha256`` is not given, that verified file is used and nothing is downloaded.
 
     Every file is written atomically; a failed or mismatched download leaves nothing behind.
 
@@ -427,6 +429,10 @@ def anki_file(lang: str = "mar", sha256: str | None = None) -> Path:
                 f"(run `sha256sum {rel}` on the mirror's copy you trust) to load it from {base}"
             )
         return download_file(base + rel, folder / rel, expected, desc=f"Anki {rel}", override_var=ANKI_URL_VAR)
+    pinned_text = folder / f"{lang}.txt"
+    if digest is None and f"{lang}.txt" in sums and pinned_text.is_file():
+        if sha256_file(pinned_text) == sums[f"{lang}.txt"]:
+            return pinned_text  # the pinned release, cached earlier from a mirror: verified, offline
     rel = f"{lang}-eng.zip"
     url = base + rel
     zip_path = folder / rel
