@@ -1,0 +1,249 @@
+"""``course-translate``: translate sentences from a shell with a saved translator bundle.
+
+Run as ``course-translate BUNDLE [SENTENCE ...]`` (the console script) or
+``python -m course_lib.translate BUNDLE [SENTENCE ...]``; ``--help`` explains everything.
+A bundle is the one file :func:`course_lib.bundle.save_bundle` writes (lessons 03-05 end by
+saving theirs). Beam search with length normalisation and coverage penalty follows Wu et
+al. (2016), sec. 7, eq. 14.
+
+Exit codes: 0 success; 2 a usage error, a missing or invalid bundle, or nothing to translate
+(one line on standard error, no traceback); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional, Sequence
+
+__all__ = ["main", "cli", "attention_table", "build_parser", "read_sentences"]
+
+_DESCRIPTION = """\
+Translate sentences with a translator you trained in the course.
+
+A *bundle* is ONE file that holds everything a trained model needs to translate: its
+weights and configuration, both vocabularies, the tokenizer settings (or subword model),
+and the scores it reached. Lessons 03, 04 and 05 end by saving one, e.g.
+
+    from course_lib.bundle import save_bundle
+    save_bundle("bahdanau.bundle.zip", model, data, metrics={"bleu": bleu.score})
+
+Give this command the bundle file and the sentences to translate, in the source language
+the model was trained on (German for the Multi30k lessons). Sentences come from the
+arguments, or from a file (--file, one per line), or else from standard input (one per
+line; end with Ctrl-D). Blank lines are skipped (a note on standard error says how many).
+It prints one translation per line, in order; with --n-best N, each sentence gets a header
+line and its N best translations, numbered, with their scores (higher is better)."""
+
+_EPILOG = """\
+examples:
+  course-translate bahdanau.bundle.zip "Ein Mann fährt Fahrrad."
+  course-translate gnmt.bundle.zip --beam-size 8 --alpha 0.6 --beta 0.2 "Zwei Hunde spielen im Schnee."
+  course-translate gnmt.bundle.zip --n-best 3 "Eine Frau liest ein Buch."
+  course-translate luong.bundle.zip --greedy --show-attention "Ein Kind spielt."
+  course-translate luong.bundle.zip --file sentences.de.txt > translations.en.txt
+  echo "Ein Hund rennt." | python -m course_lib.translate bahdanau.bundle.zip
+  course-translate bahdanau.bundle.zip --info        # what the bundle holds, its scores
+
+exit status: 0 success; 2 bad arguments, a missing or invalid bundle, or no sentence to
+translate (one line on standard error); 130 interrupted."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (and a pointer to --help) and exit status 2."""
+
+    def error(self, message: str):  # noqa: D401 - argparse API
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser(prog: str = "course-translate") -> argparse.ArgumentParser:
+    """The command's argument parser (exposed for tests and documentation)."""
+    p = _Parser(prog=prog, description=_DESCRIPTION, epilog=_EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("bundle", metavar="BUNDLE", help="the bundle file written by course_lib.bundle.save_bundle")
+    p.add_argument("sentences", metavar="SENTENCE", nargs="*",
+                   help="sentences to translate (quote each one); if none and no --file, read standard input")
+    p.add_argument("-f", "--file", metavar="PATH", help="read the sentences from this text file, one per line (UTF-8)")
+    p.add_argument("-b", "--beam-size", type=int, default=None, metavar="K",
+                   help="hypotheses kept at each step of beam search (default 5; 1 = greedy)")
+    p.add_argument("--alpha", type=float, default=0.6,
+                   help="length normalisation strength (GNMT's alpha, default 0.6; 0 = plain log-probability)")
+    p.add_argument("--beta", type=float, default=0.0,
+                   help="coverage penalty strength (GNMT's beta, default 0; try 0.2)")
+    p.add_argument("-n", "--n-best", type=int, default=1, metavar="N",
+                   help="print the N best translations of each sentence with their scores (N <= beam size)")
+    p.add_argument("--max-len", type=int, default=None, metavar="T",
+                   help="most target tokens per sentence (default: grows with the source length)")
+    p.add_argument("-g", "--greedy", action="store_true",
+                   help="greedy search: the same as --beam-size 1 --alpha 0 --beta 0")
+    p.add_argument("-a", "--show-attention", action="store_true",
+                   help="after each translation print its attention matrix: source tokens as columns, "
+                        "generated tokens as rows (each row sums to 1)")
+    p.add_argument("--info", action="store_true",
+                   help="print what the bundle holds (model, sizes, tokenizers, versions) and the metrics it "
+                        "reached; with no sentences, only that")
+    p.add_argument("--device", choices=("cpu", "cuda", "mps"), default="cpu",
+                   help="where to run the model (default cpu)")
+    return p
+
+
+def attention_table(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str], decimals: int = 2) -> str:
+    """A plain-text table of an attention matrix: one column per source token, one row per target token.
+
+    Args:
+        weights: ``[T, S]`` tensor or array (e.g. :attr:`Translation.attn_weights`).
+        src_tokens: ``S`` column labels. tgt_tokens: ``T`` row labels
+            (:attr:`Translation.row_labels`).
+        decimals: digits after the point (``0..4``).
+
+    Returns:
+        The table as lines joined by ``"\\n"`` (a header row of source tokens, then one row
+        per target token; the largest weight of each row is marked with ``*``).
+
+    Raises:
+        ValueError: ``weights`` is not 2-D, its shape does not match the labels, or a bad
+            ``decimals``. TypeError: a bare str for the tokens.
+    """
+    import numpy as np
+
+    for name, toks in (("src_tokens", src_tokens), ("tgt_tokens", tgt_tokens)):
+        if isinstance(toks, str) or not all(isinstance(t, str) for t in toks):
+            raise TypeError(f"{name} must be a list of token strings")
+    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 4:
+        raise ValueError(f"decimals must be an integer in 0..4, got {decimals!r}")
+    w = weights.detach().cpu().float().numpy() if hasattr(weights, "detach") else np.asarray(weights, dtype=float)
+    if w.ndim != 2:
+        raise ValueError(f"attention weights must be a [T, S] matrix, got shape {tuple(w.shape)}")
+    if w.shape != (len(tgt_tokens), len(src_tokens)):
+        raise ValueError(f"attention weights have shape {tuple(w.shape)} but there are {len(tgt_tokens)} target "
+                         f"and {len(src_tokens)} source tokens")
+    cells = [[f"{v:.{decimals}f}" for v in row] for row in w]
+    for r, row in enumerate(w):
+        if row.size and np.isfinite(row).any():
+            j = int(np.nanargmax(row))
+            cells[r][j] += "*"
+    widths = [max([len(s)] + [len(cells[r][j]) for r in range(len(cells))]) for j, s in enumerate(src_tokens)]
+    label_w = max([len(t) for t in tgt_tokens] + [0])
+    lines = [" " * label_w + " | " + " ".join(s.rjust(wd) for s, wd in zip(src_tokens, widths))]
+    lines.append("-" * label_w + "-+-" + "-".join("-" * wd for wd in widths))
+    for t, row in zip(tgt_tokens, cells):
+        lines.append(t.ljust(label_w) + " | " + " ".join(c.rjust(wd) for c, wd in zip(row, widths)))
+    return "\n".join(lines)
+
+
+def read_sentences(args_sentences: Sequence[str], file: Optional[str], stdin) -> tuple[List[str], int]:
+    """The sentences to translate and how many blank ones were skipped.
+
+    From ``args_sentences`` if any, else from ``file`` (UTF-8, one per line), else from
+    ``stdin``; surrounding whitespace is stripped and blank lines are skipped.
+
+    Raises:
+        ValueError: both sentences and ``file`` were given.
+        OSError: ``file`` cannot be read.
+    """
+    if args_sentences and file:
+        raise ValueError("give sentences either as arguments or with --file, not both")
+    if args_sentences:
+        raw = list(args_sentences)
+    elif file:
+        with open(file, encoding="utf-8") as handle:
+            raw = handle.read().splitlines()
+    else:
+        raw = stdin.read().splitlines()
+    kept = [s.strip() for s in raw if s.strip()]
+    return kept, len(raw) - len(kept)
+
+
+def _fail(prog: str, message: str) -> int:
+    print(f"{prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+    return 2
+
+
+def main(argv: Optional[Sequence[str]] = None, prog: str = "course-translate") -> int:
+    """Run the command with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    Never raises for bad input: errors become one line on standard error and status 2.
+    """
+    parser = build_parser(prog)
+    args = parser.parse_intermixed_args(argv)
+    if args.greedy:
+        if args.n_best != 1 or args.beam_size not in (None, 1):
+            return _fail(prog, "--greedy keeps one hypothesis: drop --beam-size/--n-best or --greedy")
+        args.beam_size, args.alpha, args.beta = 1, 0.0, 0.0
+    if args.beam_size is None:
+        args.beam_size = 5
+    if args.beam_size < 1:
+        return _fail(prog, f"--beam-size must be at least 1, got {args.beam_size}")
+    if not 1 <= args.n_best <= args.beam_size:
+        return _fail(prog, f"--n-best must be between 1 and the beam size ({args.beam_size}), got {args.n_best}")
+    if args.max_len is not None and args.max_len < 1:
+        return _fail(prog, f"--max-len must be at least 1, got {args.max_len}")
+
+    from .bundle import load_bundle  # torch is imported only now (fast --help)
+
+    try:
+        translator = load_bundle(args.bundle, device=args.device)
+    except (ValueError, TypeError) as err:  # BundleError is a ValueError; an unavailable device too
+        return _fail(prog, str(err))
+    if args.info:
+        print(translator.describe())
+        if not args.sentences and not args.file:
+            return 0
+        print()
+    try:
+        if not args.sentences and not args.file and sys.stdin.isatty():
+            print("type sentences to translate, one per line; end with Ctrl-D", file=sys.stderr)
+        sentences, skipped = read_sentences(args.sentences, args.file, sys.stdin)
+    except (ValueError, OSError, UnicodeDecodeError) as err:
+        return _fail(prog, f"cannot read the sentences: {err}")
+    if skipped:
+        print(f"{prog}: note: skipped {skipped} blank line{'s' if skipped > 1 else ''}", file=sys.stderr)
+    if not sentences:
+        return _fail(prog, "no sentence to translate (give sentences as arguments, with --file, or on standard input)")
+
+    for start in range(0, len(sentences), 32):
+        chunk = sentences[start:start + 32]
+        try:
+            results = translator.translate(chunk, beam_size=args.beam_size, alpha=args.alpha, beta=args.beta,
+                                           n_best=args.n_best, max_len=args.max_len)
+        except (ValueError, TypeError) as err:
+            return _fail(prog, str(err))
+        for i, (sentence, tr) in enumerate(zip(chunk, results), start=start + 1):
+            _print_result(translator, i, sentence, tr, args)
+    sys.stdout.flush()
+    return 0
+
+
+def _print_result(translator, number: int, sentence: str, tr, args) -> None:
+    if args.n_best > 1:
+        print(f"[{number}] {sentence}")
+        for rank, hyp in enumerate([tr] + list(tr.alternatives), start=1):
+            score = f"{hyp.score:.3f}" if hyp.score is not None else "n/a"
+            print(f"  {rank}. ({score}) {translator.detokenize(hyp.tokens)}")
+    else:
+        print(translator.detokenize(tr.tokens))
+    if args.show_attention:
+        if tr.attn_weights is None:
+            print("(this model has no attention: nothing to show)")
+        else:
+            print(attention_table(tr.attn_weights, tr.src_tokens, tr.row_labels))
+        print()
+
+
+def cli() -> int:
+    """The ``course-translate`` console script: :func:`main` plus Ctrl-C (130) and a closed pipe (0)."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(prog="python -m course_lib.translate"))
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
