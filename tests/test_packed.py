@@ -164,3 +164,41 @@ def test_plan_reorders_the_encoder_dictionary_and_plans_the_output_layer():
     # flat rows: sentence order[i], position t
     assert plan.rows[0].tolist() == [1 * 5 + 0, 2 * 5 + 0, 0 * 5 + 0]
     assert plan.rows[4].tolist() == [1 * 5 + 4]
+
+
+def test_the_module_docstrings_example_model_works():
+    """The usage example of packed.py, completed with layers: decode_step loop == forward."""
+    import course_lib.models.packed as packed
+    from course_lib.attention import AdditiveAttention
+    from course_lib.models import RNNEncoder
+    from course_lib.models.base import Seq2Seq, StepOutput  # noqa: F401 (used by the example)
+
+    doc = packed.__doc__
+    code = doc[doc.index("    class MyAttentionModel"):doc.index("A model that needs its own loop")]
+    namespace = {"Seq2Seq": Seq2Seq, "StepOutput": StepOutput, "packed_forward": packed_forward, "torch": torch}
+    exec(compile("\n".join(line[4:] for line in code.splitlines()), "packed-example", "exec"), namespace)
+
+    class Example(namespace["MyAttentionModel"]):
+        def __init__(self):
+            super().__init__(V, V)
+            self.encoder = RNNEncoder(V, 4, H, cell="gru")
+            self.attention = AdditiveAttention(H, H, 3)
+            self.tgt_embedding = nn.Embedding(V, 4)
+            self.dropout = nn.Dropout(0.0)
+            self.rnn = nn.GRUCell(4 + H, H)
+            self.out = nn.Linear(2 * H, V)
+
+    torch.manual_seed(0)
+    model = Example().eval()
+    tgt = make_tgt((4, 2, 3))
+    src, src_lens = torch.randint(4, V, (3, 5)), torch.tensor([5, 2, 4])
+    with torch.no_grad():
+        out = model(src, src_lens, tgt)
+        enc = model.encode(src, src_lens)
+        state, logits = model.init_state(enc), []
+        for t in range(tgt.size(1) - 1):
+            step = model.decode_step(tgt[:, t], state, enc)
+            state = step.state
+            logits.append(step.logits)
+    real = tgt[:, 1:] != PAD
+    torch.testing.assert_close(out.logits[real], torch.stack(logits, 1)[real])

@@ -49,9 +49,9 @@ Example, a new model (this is how :class:`~course_lib.models.BahdanauSeq2Seq` an
     class MyAttentionModel(Seq2Seq):
         def encode(self, src, src_lens):
             mask = self.source_pad_mask(src, src_lens)        # validated once per batch
-            enc_outputs, h = self.encoder(src, src_lens)
+            enc_outputs, h = self.encoder(src, src_lens)          # a GRU RNNEncoder: h [1, B, H]
             return {"enc_outputs": enc_outputs, "src_pad_mask": mask,
-                    "proj_keys": self.attention.project_keys(enc_outputs), "h0": h}
+                    "proj_keys": self.attention.project_keys(enc_outputs), "h0": h[-1]}
 
         def init_state(self, enc):
             return {"h": enc["h0"]}                            # batch-first tensors
