@@ -695,3 +695,56 @@ def format_n_best(n_best: Sequence[Tuple[Sequence[str], float]]) -> str:
         rows.append(f"<tr><td>{i + 1}</td><td>{html.escape(' '.join(tokens))}</td><td>{score:.3f}</td></tr>")
     return ("<table class='course-nbest'><tr><th>rank</th><th>translation</th><th>score</th></tr>"
             + "".join(rows) + "</table>")
+
+
+# -- the translator widget (issue 10): n-best list + attention of the chosen translation -------
+
+
+def translator_frame(translation, choice: int = 0, detokenize=None, title: Optional[str] = None) -> Tuple[str, Optional[bytes]]:
+    """What the translator widget shows for one sentence: the n-best list and one heatmap.
+
+    Pure (no widgets): :func:`course_lib.widgets.translator` puts the two parts into an
+    ``ipywidgets.HTML`` and an ``ipywidgets.Image``.
+
+    Args:
+        translation: a :class:`course_lib.decoding.Translation` (the best hypothesis; its
+            ``alternatives`` are the runners-up of a beam search with ``n_best > 1``).
+        choice: which hypothesis to draw, ``0`` = the best, ``1`` = the first alternative, ...
+        detokenize: ``tokens -> str`` to show each translation as text (default: tokens
+            joined by spaces).
+        title: the heatmap's title (default: the chosen translation and its score).
+
+    Returns:
+        ``(html, png)``: an HTML table (rank, translation, score; the chosen row marked
+        ``class='chosen'`` and with ▶) and the PNG of :func:`plot_attention` of the chosen
+        hypothesis (rows :attr:`~course_lib.decoding.Translation.row_labels`, columns its
+        ``src_tokens``), or ``None`` for a model without attention.
+
+    Raises:
+        ValueError: ``choice`` outside ``0 .. len(alternatives)``; attention weights whose
+            shape does not match the tokens (from :func:`plot_attention`).
+        InputTypeError: ``translation`` is not a Translation; ``detokenize`` not callable.
+    """
+    if not all(hasattr(translation, a) for a in ("tokens", "src_tokens", "attn_weights", "row_labels", "alternatives")):
+        raise InputTypeError(f"translation must be a course_lib.decoding.Translation, got {type(translation).__name__}")
+    hyps = [translation] + list(translation.alternatives)
+    choice = check_int(choice, "choice", low=0, high=len(hyps) - 1)
+    if detokenize is None:
+        detokenize = " ".join
+    if not callable(detokenize):
+        raise InputTypeError(f"detokenize must be callable tokens -> str, got {type(detokenize).__name__}")
+    rows = []
+    for rank, hyp in enumerate(hyps):
+        text = html.escape(detokenize(list(hyp.tokens)))
+        score = "n/a" if hyp.score is None else f"{float(hyp.score):.3f}"
+        mark, cls = ("▶", " class='chosen' style='font-weight:bold;background:#eef'") if rank == choice else ("", "")
+        rows.append(f"<tr{cls}><td>{mark}{rank + 1}</td><td>{text}</td><td>{score}</td></tr>")
+    table = ("<table class='course-translations'><tr><th>#</th><th>translation</th><th>score</th></tr>"
+             + "".join(rows) + "</table>")
+    chosen = hyps[choice]
+    if chosen.attn_weights is None:
+        return table, None
+    score = "" if chosen.score is None else f" (score {float(chosen.score):.3f})"
+    fig = plot_attention(chosen.attn_weights, chosen.src_tokens, chosen.row_labels,
+                         title=title if title is not None else f"#{choice + 1}: {detokenize(list(chosen.tokens))}{score}")
+    return table, figure_to_png(fig)

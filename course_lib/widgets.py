@@ -589,3 +589,138 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
     box = w.VBox([text, w.HBox([size, a_slider, b_slider]), control.box, caption, image, tree, nbest])
     box.add_class("beam-explorer")
     return box
+
+
+# -- issue 10: the translator you keep -----------------------------------------------------------
+
+
+def translator(translator_or_bundle_path, sentence: str = "", beam_size: int = 5, alpha: float = 0.6,
+               beta: float = 0.0, n_best: int = 3, max_beam_size: int = 10, max_len: Optional[int] = None):
+    """The translator widget: type a sentence, see its n-best translations and an attention heatmap.
+
+    A text box for the source sentence; sliders for the beam size, the length-normalisation
+    strength α and the coverage-penalty strength β (Wu et al. 2016, sec. 7, eq. 14); a
+    slider choosing which of the n-best translations to draw. It shows the n-best list with
+    scores and the attention heatmap (:func:`course_lib.viz.plot_attention` over
+    :attr:`~course_lib.decoding.Translation.row_labels`) of the chosen one
+    (:func:`course_lib.viz.translator_frame`), and updates when the text or a slider changes.
+
+    Args:
+        translator_or_bundle_path: a :class:`course_lib.bundle.Translator` or the path of a
+            bundle (loaded with :func:`course_lib.bundle.load_bundle`).
+        sentence: the first sentence to show (may be empty: the widget then waits for one).
+        beam_size: initial ``K`` (``1 .. max_beam_size``). alpha: initial α (``0 .. 2``).
+        beta: initial β (``0 .. 1``; the slider is disabled for a model without attention).
+        n_best: translations to list (``>= 1``, capped at the beam size).
+        max_len: most target tokens per translation (default: from the source length).
+
+    Returns:
+        ``ipywidgets.VBox`` (class ``translator``) with the parts ``translator-text``,
+        ``translator-beam``, ``translator-alpha``, ``translator-beta``, ``translator-choice``,
+        ``translator-nbest``, ``translator-figure``, ``translator-message``.
+
+    Raises:
+        BundleError (a ``ValueError``): the path is not a valid bundle.
+        ValueError: settings out of range; ``beta > 0`` for a model without attention.
+        InputTypeError: not a Translator or path; ``sentence`` not a str.
+    """
+    import os
+
+    import ipywidgets as w
+
+    from .bundle import Translator, load_bundle
+    from .viz import translator_frame
+
+    if isinstance(translator_or_bundle_path, (str, os.PathLike)):
+        tr = load_bundle(translator_or_bundle_path)
+    elif isinstance(translator_or_bundle_path, Translator):
+        tr = translator_or_bundle_path
+    else:
+        raise InputTypeError("translator() needs a course_lib.bundle.Translator or the path of a bundle file, got "
+                             f"{type(translator_or_bundle_path).__name__}")
+    if not isinstance(sentence, str):
+        raise InputTypeError(f"sentence must be a str (one source sentence), got {type(sentence).__name__}")
+    max_beam_size = check_int(max_beam_size, "max_beam_size", low=1)
+    beam_size = check_int(beam_size, "beam_size", low=1, high=max_beam_size)
+    alpha = check_real(alpha, "alpha", low=0.0)
+    beta = check_real(beta, "beta", low=0.0)
+    if alpha > 2.0 or beta > 1.0:
+        raise ValueError(f"alpha must be in 0..2 and beta in 0..1 (the sliders' ranges), got alpha={alpha}, beta={beta}")
+    n_best = check_int(n_best, "n_best", low=1)
+    if max_len is not None:
+        max_len = check_int(max_len, "max_len", low=1)
+    has_attention = bool(getattr(tr.model, "has_attention", False))
+    if beta > 0 and not has_attention:
+        raise ValueError(f"{type(tr.model).__name__} has no attention, so the coverage penalty is undefined; use beta=0")
+
+    style = {"description_width": "110px"}
+    text = w.Text(value=sentence, description="source:", placeholder="type a sentence and press Enter",
+                  layout=w.Layout(width="90%"), continuous_update=False)
+    text.add_class("translator-text")
+    size = w.IntSlider(value=beam_size, min=1, max=max_beam_size, description="beam size", continuous_update=False,
+                       style=style)
+    size.add_class("translator-beam")
+    a_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="α (length)",
+                             continuous_update=False, readout_format=".1f", style=style)
+    a_slider.add_class("translator-alpha")
+    b_slider = w.FloatSlider(value=beta, min=0.0, max=1.0, step=0.05, description="β (coverage)",
+                             continuous_update=False, readout_format=".2f", style=style, disabled=not has_attention)
+    b_slider.add_class("translator-beta")
+    choice = w.IntSlider(value=1, min=1, max=1, description="show #", continuous_update=False, style=style)
+    choice.add_class("translator-choice")
+    message = w.HTML()
+    message.add_class("translator-message")
+    nbest = w.HTML()
+    nbest.add_class("translator-nbest")
+    image = w.Image(format="png")
+    image.add_class("translator-figure")
+    state: dict = {"result": None, "pngs": {}}
+
+    def show(_=None) -> None:
+        result = state["result"]
+        if result is None:
+            return
+        k = int(choice.value) - 1
+        k = min(k, len(result.alternatives))
+        if k not in state["pngs"]:
+            state["pngs"][k] = translator_frame(result, k, detokenize=tr.detokenize)
+        table, png = state["pngs"][k]
+        nbest.value = (f"<b>{1 + len(result.alternatives)}-best</b> (beam size {size.value}, "
+                       f"α = {a_slider.value:.1f}, β = {b_slider.value:.2f}):" + table)
+        if png is None:
+            image.layout.display = "none"
+            message.value = "<i>this model has no attention: no heatmap to show</i>"
+        else:
+            image.layout.display = None
+            image.value = png
+
+    def search(_=None) -> None:
+        if not text.value.strip():
+            state["result"], state["pngs"] = None, {}
+            nbest.value = ""
+            image.value = b""
+            message.value = "<i>type a sentence to translate and press Enter</i>"
+            return
+        k = min(n_best, size.value)
+        try:
+            result = tr.translate(text.value, beam_size=size.value, alpha=a_slider.value, beta=b_slider.value,
+                                  n_best=k, max_len=max_len)[0]
+        except ValueError as err:  # keep the widget alive and say why
+            message.value = f"<pre>{html.escape(str(err))}</pre>"
+            return
+        message.value = ""
+        state["result"], state["pngs"] = result, {}
+        n = 1 + len(result.alternatives)
+        with choice.hold_trait_notifications():
+            choice.max = n
+            choice.value = min(choice.value, n)
+        choice.disabled = n == 1
+        show()
+
+    for setting in (size, a_slider, b_slider, text):
+        setting.observe(search, names="value")
+    choice.observe(show, names="value")
+    search()
+    box = w.VBox([text, w.HBox([size, a_slider, b_slider]), choice, message, nbest, image])
+    box.add_class("translator")
+    return box

@@ -352,3 +352,96 @@ def test_missing_file_folder_and_bad_arguments(tmp_path):
         load_bundle(tmp_path / "nope.zip", device="tpu")
     with pytest.raises(TypeError):
         load_bundle(tmp_path / "nope.zip", device=1.5)
+
+
+# --- the translator widget and its pure frame ----------------------------------------------
+
+def _find(widget, cls):
+    if cls in getattr(widget, "_dom_classes", ()):
+        return widget
+    for child in getattr(widget, "children", ()):
+        found = _find(child, cls)
+        if found is not None:
+            return found
+    return None
+
+
+def test_translator_frame_marks_the_chosen_hypothesis_and_draws_its_attention(saved):
+    from course_lib.viz import InputTypeError, translator_frame
+
+    tr = load_bundle(saved[0])
+    result = tr.translate(S := SENTENCES[1], beam_size=4, n_best=3)[0]
+    assert len(result.alternatives) == 2
+    html0, png0 = translator_frame(result, 0, detokenize=tr.detokenize)
+    html1, png1 = translator_frame(result, 1, detokenize=tr.detokenize)
+    assert html0.count("<tr") == 4 and html0.count("class='chosen'") == 1
+    assert html0 != html1 and png0 != png1
+    assert png0[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"{result.score:.3f}" in html0 and f"{result.alternatives[0].score:.3f}" in html0
+    assert translator_frame(result, 1, detokenize=tr.detokenize) == (html1, png1)  # deterministic
+    for bad in (3, -1, 1.5, True):
+        with pytest.raises(ValueError):
+            translator_frame(result, bad)
+    with pytest.raises(InputTypeError):
+        translator_frame("a translation", 0)
+    with pytest.raises(InputTypeError):
+        translator_frame(result, 0, detokenize="x")
+    assert S
+
+
+def test_translator_widget_updates_with_text_and_sliders(saved):
+    pytest.importorskip("ipywidgets")
+    from course_lib import widgets
+
+    box = widgets.translator(load_bundle(saved[0]), SENTENCES[0], beam_size=5, n_best=3)
+    parts = {c: _find(box, f"translator-{c}") for c in
+             ("text", "beam", "alpha", "beta", "choice", "nbest", "figure", "message")}
+    assert None not in parts.values() and "translator" in box._dom_classes
+    image, nbest, choice = parts["figure"], parts["nbest"], parts["choice"]
+    assert choice.max == 3 and nbest.value.count("<tr") == 4
+    first_png, first_table = image.value, nbest.value
+    assert first_png[:4] == b"\x89PNG"
+    choice.value = 2
+    assert image.value != first_png, "choosing another hypothesis redraws the heatmap"
+    assert nbest.value != first_table and nbest.value.count("class='chosen'") == 1
+    parts["text"].value = SENTENCES[1]
+    assert image.value not in (first_png, b"") and SENTENCES[1] != SENTENCES[0]
+    at_text = nbest.value
+    assert at_text != first_table
+    parts["alpha"].value = 1.0
+    assert "α = 1.0" in nbest.value
+    parts["beta"].value = 0.5
+    assert "β = 0.50" in nbest.value
+    parts["beam"].value = 1
+    assert "beam size 1" in nbest.value and choice.max == 1 and choice.disabled
+    assert nbest.value.count("<tr") == 2
+    parts["text"].value = "   "
+    assert "type a sentence" in parts["message"].value and nbest.value == ""
+    parts["text"].value = SENTENCES[2]
+    assert parts["message"].value == "" and nbest.value.count("<tr") == 2
+
+
+def test_translator_widget_from_a_path_and_without_attention(tmp_path, saved):
+    pytest.importorskip("ipywidgets")
+    from course_lib import widgets
+    from course_lib.viz import InputTypeError
+
+    box = widgets.translator(saved[0], "")
+    assert "type a sentence" in _find(box, "translator-message").value
+    model, data = trained("vanilla", "word", steps=1)
+    box = widgets.translator(save_bundle(tmp_path / "v.zip", model, data), SENTENCES[0])
+    assert _find(box, "translator-beta").disabled
+    assert "no attention" in _find(box, "translator-message").value
+    assert _find(box, "translator-nbest").value.count("<tr") == 4
+    with pytest.raises(ValueError):
+        widgets.translator(saved[0], SENTENCES[0], beam_size=11)
+    with pytest.raises(ValueError):
+        widgets.translator(saved[0], SENTENCES[0], alpha=-0.1)
+    with pytest.raises(ValueError):
+        widgets.translator(load_bundle(tmp_path / "v.zip"), SENTENCES[0], beta=0.2)
+    with pytest.raises(InputTypeError):
+        widgets.translator(42)
+    with pytest.raises(InputTypeError):
+        widgets.translator(saved[0], ["a", "list"])
+    with pytest.raises(BundleError):
+        widgets.translator(tmp_path / "missing.zip")
