@@ -350,3 +350,23 @@ def test_model_overfits_one_batch(factory):
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_attention_modules_have_no_bias_and_bahdanau_adds_one_documented_b():
+    """attention.py: "no biases, as in the papers"; BahdanauSeq2Seq's b is its own parameter."""
+    from course_lib.attention import SCORE_FUNCTIONS
+    for name in SCORE_FUNCTIONS:
+        module = make_attention(name, 6, 6, attn_dim=5, max_src_len=9)
+        assert all(getattr(m, "bias", None) is None for m in module.modules() if isinstance(m, torch.nn.Linear)), name
+    model = tiny_bahdanau()
+    names = [n for n, _ in model.named_parameters() if n.startswith("attention") or "attn" in n]
+    assert names == ["attention.W_a.weight", "attention.U_a.weight", "attention.v_a.weight", "attn_bias"]
+    assert "not in the paper" in BahdanauSeq2Seq.__doc__
+
+
+def test_luong_does_not_import_from_bahdanau():
+    import ast
+    import course_lib.models.luong as luong
+    tree = ast.parse(Path(luong.__file__).read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert "bahdanau" not in imported and "packed" in imported
