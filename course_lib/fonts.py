@@ -231,6 +231,8 @@ def missing_glyphs(texts: str | Iterable[str], family: str | Sequence[str] | Non
     """
     if isinstance(texts, str):
         texts = [texts]
+    if isinstance(texts, (bytes, bytearray)) or not hasattr(texts, "__iter__"):
+        raise TypeError(f"texts must be str or a list of str, got {type(texts).__name__}")
     texts = list(texts)
     for t in texts:
         if not isinstance(t, str):

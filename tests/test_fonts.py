@@ -82,6 +82,9 @@ def test_no_font_prints_the_hint(monkeypatch, capsys, restore_rc):
 def test_missing_glyphs_bad_input():
     with pytest.raises(TypeError):
         fonts.missing_glyphs(["ok", 3])
+    for bad in (None, 3, b"bytes"):
+        with pytest.raises(TypeError):
+            fonts.missing_glyphs(bad)
     with pytest.raises(TypeError):
         fonts.missing_glyphs("ok", family=[3])
     assert fonts.missing_glyphs([]) == []
