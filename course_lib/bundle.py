@@ -248,7 +248,14 @@ def save_bundle(path: str | os.PathLike, model, corpus, metrics: Optional[Dict[s
 class Translator:
     """A loaded bundle: a model in eval mode with its vocabularies and tokenisers.
 
-    Made by :func:`load_bundle` (or directly from parts).
+    Made by :func:`load_bundle` (or directly from parts, e.g. right after training:
+    ``Translator(model, data.src_vocab, data.tgt_vocab, data.src_tokenizer, data.tgt_tokenizer)``).
+
+    Raises (constructor):
+        TypeError: ``model`` is not a :class:`~course_lib.models.Seq2Seq`, a vocabulary not a
+            :class:`~course_lib.data.Vocab`, a tokeniser not callable (the target one without
+            ``.detokenize``), ``metrics``/``info`` not dicts.
+        ValueError: a vocabulary whose size differs from the model's.
 
     Attributes:
         model: the :class:`~course_lib.models.Seq2Seq`, in eval mode, on its device.
@@ -262,6 +269,23 @@ class Translator:
 
     def __init__(self, model, src_vocab: Vocab, tgt_vocab: Vocab, src_tokenizer, tgt_tokenizer,
                  metrics: Optional[Dict[str, Any]] = None, info: Optional[Dict[str, Any]] = None):
+        from .models import Seq2Seq
+
+        if not isinstance(model, Seq2Seq):
+            raise TypeError(f"model must be a course_lib.models.Seq2Seq, got {type(model).__name__}")
+        for side, vocab, tok in (("src", src_vocab, src_tokenizer), ("tgt", tgt_vocab, tgt_tokenizer)):
+            if not isinstance(vocab, Vocab):
+                raise TypeError(f"{side}_vocab must be a course_lib.data.Vocab, got {type(vocab).__name__}")
+            if len(vocab) != getattr(model, f"{side}_vocab_size"):
+                raise ValueError(f"{side}_vocab has {len(vocab)} entries but the model was built for "
+                                 f"{getattr(model, f'{side}_vocab_size')}; pass the vocabularies it was trained with")
+            if not callable(tok):
+                raise TypeError(f"{side}_tokenizer must be a callable str -> list[str], got {type(tok).__name__}")
+        if not callable(getattr(tgt_tokenizer, "detokenize", None)):
+            raise TypeError("tgt_tokenizer needs a .detokenize(tokens) method (the course's tokenizers have one)")
+        for name, value in (("metrics", metrics), ("info", info)):
+            if value is not None and not isinstance(value, dict):
+                raise TypeError(f"{name} must be a dict or None, got {type(value).__name__}")
         self.model = model.eval()
         self.src_vocab = src_vocab
         self.tgt_vocab = tgt_vocab

@@ -445,3 +445,22 @@ def test_translator_widget_from_a_path_and_without_attention(tmp_path, saved):
         widgets.translator(saved[0], ["a", "list"])
     with pytest.raises(BundleError):
         widgets.translator(tmp_path / "missing.zip")
+
+
+def test_translator_from_parts_refuses_bad_parts(saved):
+    _, model, data = saved
+    tr = Translator(model, data.src_vocab, data.tgt_vocab, data.src_tokenizer, data.tgt_tokenizer)
+    assert tr.translate_text(SENTENCES[0], beam_size=2) == load_bundle(saved[0]).translate_text(SENTENCES[0], beam_size=2)
+    char = data_for("char")
+    with pytest.raises(TypeError):
+        Translator("model", data.src_vocab, data.tgt_vocab, data.src_tokenizer, data.tgt_tokenizer)
+    with pytest.raises(TypeError):
+        Translator(model, data.src_vocab.itos, data.tgt_vocab, data.src_tokenizer, data.tgt_tokenizer)
+    with pytest.raises(ValueError):
+        Translator(model, char.src_vocab, data.tgt_vocab, data.src_tokenizer, data.tgt_tokenizer)
+    with pytest.raises(TypeError):
+        Translator(model, data.src_vocab, data.tgt_vocab, None, data.tgt_tokenizer)
+    with pytest.raises(TypeError):
+        Translator(model, data.src_vocab, data.tgt_vocab, data.src_tokenizer, str.split)
+    with pytest.raises(TypeError):
+        Translator(model, data.src_vocab, data.tgt_vocab, data.src_tokenizer, data.tgt_tokenizer, metrics=[1])

@@ -98,18 +98,28 @@ def test_info(bundles):
     assert "spaCy blank 'en'" in r.stdout
 
 
-@pytest.mark.parametrize("make_bad", ["missing", "random", "folder"])
-def test_bad_bundle_exit_2_one_line(bundles, tmp_path, make_bad):
+def test_bad_bundle_exit_2_one_line(tmp_path):
     bad = tmp_path / "bad.zip"
-    if make_bad == "random":
-        bad.write_bytes(os.urandom(300))
-    elif make_bad == "folder":
-        bad = tmp_path
+    bad.write_bytes(os.urandom(300))
     r = run_cli(bad, S1)
     assert r.returncode == 2
     assert r.stdout == ""
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
-    assert str(bad) in r.stderr
+    assert str(bad) in r.stderr and "save_bundle" in r.stderr
+
+
+@pytest.mark.parametrize("make_bad", ["missing", "folder", "truncated", "text file"])
+def test_bad_bundle_in_process(bundles, tmp_path, capsys, make_bad):
+    bad = tmp_path / "bad.zip"
+    if make_bad == "folder":
+        bad = tmp_path
+    elif make_bad == "truncated":
+        bad.write_bytes(bundles[0].read_bytes()[:1000])
+    elif make_bad == "text file":
+        bad.write_text("Ein Mann fährt Fahrrad.\n")
+    assert main([str(bad), S1]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and str(bad) in err
 
 
 def test_help_explains_bundles():
