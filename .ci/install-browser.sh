@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the real-browser test needs: Debian's chromium (apt) and the Python
+# Install what the real-browser test needs: Debian's chromium (apt), a Devanagari font, and the Python
 # playwright package (pip, into the active Python). Idempotent: does nothing that is
 # already done. Never runs `playwright install` (that downloads a browser build; the
 # test drives /usr/bin/chromium instead).
@@ -9,6 +9,17 @@ set -euo pipefail
 
 CHROMIUM=/usr/bin/chromium
 PYTHON="${PYTHON:-python}"
+
+# A font with Devanagari glyphs (lesson 06 labels its heatmaps in Marathi; Chromium shows
+# the widget captions with it too). Small; skipped when present.
+if ! fc-list 2>/dev/null | grep -qi "lohit.*devanagari\|noto.*devanagari"; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
+    echo "install-browser: installing a Devanagari font (fonts-lohit-deva)"
+    export DEBIAN_FRONTEND=noninteractive
+    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends fonts-lohit-deva >/dev/null; } \
+        || echo "install-browser: could not install fonts-lohit-deva; lesson 06 will draw boxes for Marathi" >&2
+fi
 
 if [ -x "$CHROMIUM" ]; then
     echo "install-browser: $CHROMIUM present ($("$CHROMIUM" --version 2>/dev/null || echo 'version unknown'))"
