@@ -20,6 +20,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 from matplotlib.figure import Figure
 
+from .fonts import font_rc
 from .viz import InputTypeError, _check_bleu_frames, check_int, check_tokens, plot_attention
 
 __all__ = ["compare_bleu_by_length", "plot_variant_comparison", "plot_attention_grid", "plot_beam_sweep"]
@@ -98,7 +99,7 @@ def plot_variant_comparison(table, metrics: Sequence[Tuple[str, str]] = (("val_p
             columns[column] = table[column].to_numpy(dtype=float)
         except (TypeError, ValueError):
             raise ValueError(f"column {column!r} must hold numbers, got {list(table[column])[:3]}") from None
-    with sns.axes_style("whitegrid"):
+    with sns.axes_style("whitegrid", rc=font_rc()):
         fig = Figure(figsize=(5 * len(metrics), 0.45 * len(names) + 1.6))
         axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, (column, label) in zip(axes, metrics):
@@ -203,7 +204,7 @@ def plot_beam_sweep(table, x: str = "beam_size", y: str = "bleu", hue: Optional[
     if not np.isfinite(sizes).all() or (sizes < 1).any() or (sizes != np.round(sizes)).any():
         raise ValueError(f"column {x!r} must hold beam sizes, positive integers; got {sorted(set(sizes.tolist()))}")
     data = table.assign(**{x: sizes.astype(int), y: values})
-    with sns.axes_style("whitegrid"):
+    with sns.axes_style("whitegrid", rc=font_rc()):
         fig = Figure(figsize=(6, 3.5))
         ax = fig.subplots()
         sns.lineplot(data=data, x=x, y=y, hue=hue, style=hue, markers=True, dashes=False, ax=ax,
