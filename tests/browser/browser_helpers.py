@@ -191,6 +191,15 @@ class Slider:
         self.handle = self.box.locator(".noUi-handle").first
 
     def value(self) -> float:
+        """The value the slider's readout shows (noUiSlider's ``aria-valuenow`` has one decimal
+        only: 0.25 reads "0.3"), falling back to ``aria-valuenow`` without a readout."""
+        readout = self.box.locator(".widget-readout")
+        if readout.count():
+            text = readout.first.inner_text().strip()
+            try:
+                return float(text)
+            except ValueError:
+                pass
         return float(self.handle.get_attribute("aria-valuenow"))
 
     def max(self) -> float:
@@ -205,7 +214,16 @@ class Slider:
             self.handle.press(key)
 
     def wait_value(self, value: float, timeout: float = 15.0) -> None:
-        wait_until(lambda: abs(self.value() - value) < 1e-6, timeout, f"slider {self.label!r} to read {value}")
+        seen = []
+
+        def reached():
+            seen.append(self.value())
+            return abs(seen[-1] - value) < 1e-6
+
+        try:
+            wait_until(reached, timeout, f"slider {self.label!r} to read {value}")
+        except AssertionError as err:
+            raise AssertionError(f"{err}; it reads {seen[-1] if seen else '?'}") from None
 
 
 def text_box(scope, label: str):
@@ -258,18 +276,22 @@ def lesson_in_browser(lesson: str, tmp_path: Path, prefix: str, run_timeout: flo
                       extra_env: dict | None = None) -> Iterator[LessonPage]:
     """Open a copy of ``lessons/<lesson>`` in JupyterLab, clear it, Run All under ``ci``.
 
+    ``lesson`` is a file name in the repository's ``lessons/``, or an absolute path to any
+    notebook (a test may write its own).
+
     The browser never touches the repository's copy; the kernel imports ``course_lib`` from
     the checkout (``PYTHONPATH``); everything the lesson writes lands in a temporary folder.
     """
     sync_playwright = require_browser()
     t0 = time.monotonic()
     artifacts = artifacts_dir(tmp_path)
-    rel = Path("lessons") / lesson
+    source = Path(lesson) if Path(lesson).is_absolute() else REPO / "lessons" / lesson
+    rel = Path("lessons") / source.name
     work = Path(tempfile.mkdtemp(prefix="course_browser_"))
     root = work / "root"
     (root / rel.parent).mkdir(parents=True)
-    shutil.copy(REPO / rel, root / rel)
-    nb = nbformat.read(REPO / rel, as_version=4)
+    shutil.copy(source, root / rel)
+    nb = nbformat.read(source, as_version=4)
     n_cells, n_code = len(nb.cells), sum(c.cell_type == "code" for c in nb.cells)
     env = {
         "COURSE_PROFILE": "ci",
