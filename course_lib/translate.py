@@ -13,6 +13,7 @@ Exit codes: 0 success; 2 a usage error, a missing or invalid bundle, or nothing 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import List, Optional, Sequence
 
@@ -77,8 +78,9 @@ def build_parser(prog: str = "course-translate") -> argparse.ArgumentParser:
     p.add_argument("-g", "--greedy", action="store_true",
                    help="greedy search: the same as --beam-size 1 --alpha 0 --beta 0")
     p.add_argument("-a", "--show-attention", action="store_true",
-                   help="after each translation print its attention matrix: source tokens as columns, "
-                        "generated tokens as rows (each row sums to 1)")
+                   help="after each translation print the attention matrix of the best one: source tokens "
+                        "(and <eos>) as columns, generated tokens (and <eos>) as rows; each row sums to 1 and "
+                        "its largest weight is marked *")
     p.add_argument("--info", action="store_true",
                    help="print what the bundle holds (model, sizes, tokenizers, versions) and the metrics it "
                         "reached; with no sentences, only that")
@@ -162,8 +164,23 @@ def _fail(prog: str, message: str) -> int:
 def main(argv: Optional[Sequence[str]] = None, prog: str = "course-translate") -> int:
     """Run the command with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
 
-    Never raises for bad input: errors become one line on standard error and status 2.
+    The console script ``course-translate`` calls it. Never raises for bad input: errors
+    become one line on standard error and status 2 (argparse's own usage errors exit with
+    ``SystemExit(2)``); Ctrl-C gives 130, a closed output pipe 0.
     """
+    try:
+        return _run(argv, prog)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # e.g. piped into head
+        try:
+            sys.stdout = open(os.devnull, "w")  # no second error when Python flushes at exit
+        except OSError:
+            pass
+        return 0
+
+
+def _run(argv: Optional[Sequence[str]], prog: str) -> int:
     parser = build_parser(prog)
     args = parser.parse_intermixed_args(argv)
     if args.greedy:
@@ -230,20 +247,9 @@ def _print_result(translator, number: int, sentence: str, tr, args) -> None:
         print()
 
 
-def cli() -> int:
-    """The ``course-translate`` console script: :func:`main` plus Ctrl-C (130) and a closed pipe (0)."""
-    try:
-        return main()
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:  # e.g. piped into head
-        return 0
+cli = main
+"""Alias of :func:`main` (either works as the console-script entry point)."""
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(prog="python -m course_lib.translate"))
-    except KeyboardInterrupt:
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
+    sys.exit(main(prog="python -m course_lib.translate"))
