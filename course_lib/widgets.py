@@ -482,6 +482,23 @@ def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size:
     return BeamView(beam_frames(out.steps[0], tgt_vocab), best, hyps)
 
 
+
+def _search_sliders(w, beam_size: int, alpha: float, beta: float, max_beam_size: int, has_attention: bool,
+                    classes: tuple, style: dict):
+    """The three search sliders the beam explorer and the translator share: beam size ``k``,
+    ``α`` of the length penalty and ``β`` of the coverage penalty (Wu et al. 2016, sec. 7).
+    ``classes`` are the CSS classes of the three (the browser tests find widgets by them);
+    ``β`` is disabled for a model without attention."""
+    size = w.IntSlider(value=beam_size, min=1, max=max_beam_size, description="beam size", continuous_update=False,
+                       style=style)
+    a_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="α (length)",
+                             continuous_update=False, readout_format=".1f", style=style)
+    b_slider = w.FloatSlider(value=beta, min=0.0, max=1.0, step=0.05, description="β (coverage)",
+                             continuous_update=False, readout_format=".2f", style=style, disabled=not has_attention)
+    for widget, css in zip((size, a_slider, b_slider), classes):
+        widget.add_class(css)
+    return size, a_slider, b_slider
+
 def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, beam_size: int = 3,
                   alpha: float = 0.0, beta: float = 0.0, n_best: int = 3, max_len: Optional[int] = None,
                   max_beam_size: int = 10, interval_ms: int = 1200):
@@ -535,15 +552,8 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
 
     style = {"description_width": "110px"}
     text = w.Text(value=sentence, description="source:", layout=w.Layout(width="90%"), continuous_update=False)
-    size = w.IntSlider(value=beam_size, min=1, max=max_beam_size, description="beam size", continuous_update=False,
-                       style=style)
-    size.add_class("beam-size")
-    a_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="α (length)",
-                             continuous_update=False, readout_format=".1f", style=style)
-    a_slider.add_class("beam-alpha")
-    b_slider = w.FloatSlider(value=beta, min=0.0, max=1.0, step=0.05, description="β (coverage)",
-                             continuous_update=False, readout_format=".2f", style=style, disabled=not has_attention)
-    b_slider.add_class("beam-beta")
+    size, a_slider, b_slider = _search_sliders(w, beam_size, alpha, beta, max_beam_size, has_attention,
+                                               ("beam-size", "beam-alpha", "beam-beta"), style)
     caption = w.HTML()
     caption.add_class("beam-caption")
     image = w.Image(format="png")
@@ -657,15 +667,8 @@ def translator(translator_or_bundle_path, sentence: str = "", beam_size: int = 5
     text = w.Text(value=sentence, description="source:", placeholder="type a sentence and press Enter",
                   layout=w.Layout(width="90%"), continuous_update=False)
     text.add_class("translator-text")
-    size = w.IntSlider(value=beam_size, min=1, max=max_beam_size, description="beam size", continuous_update=False,
-                       style=style)
-    size.add_class("translator-beam")
-    a_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="α (length)",
-                             continuous_update=False, readout_format=".1f", style=style)
-    a_slider.add_class("translator-alpha")
-    b_slider = w.FloatSlider(value=beta, min=0.0, max=1.0, step=0.05, description="β (coverage)",
-                             continuous_update=False, readout_format=".2f", style=style, disabled=not has_attention)
-    b_slider.add_class("translator-beta")
+    size, a_slider, b_slider = _search_sliders(w, beam_size, alpha, beta, max_beam_size, has_attention,
+                                               ("translator-beam", "translator-alpha", "translator-beta"), style)
     choice = w.IntSlider(value=1, min=1, max=1, description="show #", continuous_update=False, style=style)
     choice.add_class("translator-choice")
     message = w.HTML()
