@@ -154,7 +154,13 @@ def run_all_and_wait(page, n_code: int, timeout: float = 180.0) -> None:
         ps = prompts(page)
         return len(ps) == n_code and all(re.search(r"\[\d+\]", p) for p in ps)
 
-    wait_until(finished, timeout, f"all {n_code} code cells to finish", interval=0.5)
+    try:
+        wait_until(finished, timeout, f"all {n_code} code cells to finish", interval=0.5)
+    except AssertionError as err:
+        ps = prompts(page)
+        running = [i for i, p in enumerate(ps) if "*" in p]
+        done = sum(bool(re.search(r"\[\d+\]", p)) for p in ps)
+        raise AssertionError(f"{err}: {done} of {len(ps)} code cells done, running: code cell(s) {running}") from None
     wait_until(lambda: kernel_idle(page), 30, "the kernel to be idle after Run All")
 
 
@@ -300,6 +306,7 @@ def lesson_in_browser(lesson: str, tmp_path: Path, prefix: str, run_timeout: flo
     }
     server = lab_server.start(root, work / "lab", extra_env=env)
     session = None
+    page = None
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
@@ -317,7 +324,11 @@ def lesson_in_browser(lesson: str, tmp_path: Path, prefix: str, run_timeout: flo
                 run_command(page, "notebook:clear-all-cell-outputs")
                 wait_until(lambda: not any(re.search(r"\d", p) for p in prompts(page)), 15, "cleared prompts")
                 assert page.locator(".widget-slider").count() == 0, "outputs were not cleared"
-                run_all_and_wait(page, n_code, timeout=run_timeout)
+                try:
+                    run_all_and_wait(page, n_code, timeout=run_timeout)
+                except BaseException:
+                    page.screenshot(path=str(artifacts / f"{prefix}_FAILED_run_all.png"))
+                    raise
                 session.mark("all cells run")
                 assert not error_outputs(page), "a cell raised:\n" + "\n".join(error_outputs(page))
                 try:
@@ -379,7 +390,7 @@ def check_decoder_stepper(lp: LessonPage, new_sentence: str, expect_words: tuple
     play_button(out).click()
     wait_until(lambda: f"step {n} of {n}" in caption.inner_text(), 5 + 1.5 * n, "Play to reach the last step")
     slider.wait_value(n - 1)
-    wait_for_new_image(img, h1, 15, "the stepper's picture to change while playing")
+    h_last = wait_for_new_image(img, h1, 15, "the stepper's picture to change while playing")
     lp.shot(out, "stepper_last_step")
 
     box = text_box(out, "source:")
@@ -391,7 +402,7 @@ def check_decoder_stepper(lp: LessonPage, new_sentence: str, expect_words: tuple
     source_line = caption.inner_text().split("\n")[0]
     for word in expect_words:
         assert word in source_line, f"{word!r} not in the stepper's source line {source_line!r}"
-    wait_until(lambda: image_loaded(img), 15, "the stepper's picture for the typed sentence")
+    wait_for_new_image(img, h_last, 30, "the stepper's picture for the typed sentence's first step")
     lp.shot(out, "stepper_typed")
     lp.mark("decoder stepper")
 

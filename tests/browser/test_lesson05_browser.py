@@ -86,15 +86,18 @@ def check_beam_explorer(lp) -> None:
     play_button(out).click()
     wait_until(lambda: f"step {n} of {n}" in caption.inner_text(), 10 + 2.0 * n, "Play to reach the last step")
     step.wait_value(n - 1)
-    wait_for_new_image(figure, fig_step1, 30, "the step picture to change while playing")
-    wait_for_new_image(tree, tree_step1, 30, "the search tree to grow while playing")
+    fig_last = wait_for_new_image(figure, fig_step1, 30, "the step picture to change while playing")
+    tree_last = wait_for_new_image(tree, tree_step1, 30, "the search tree to grow while playing")
     lp.shot(out, "beam_last_step")
 
-    # a typed sentence reruns the search
+    # a typed sentence reruns the search and starts again at step 1
     before = nbest.inner_text()
     type_into(text_box(out, "source:"), "zwei hunde spielen im schnee .")
     wait_until(lambda: nbest.inner_text() != before, 60, "a new n-best list for the typed sentence")
     step.wait_value(0)
+    wait_until(lambda: "step 1 of" in caption.inner_text(), 30, "the caption to restart at step 1")
+    wait_for_new_image(figure, fig_last, 30, "the step picture of the typed sentence's first step")
+    wait_for_new_image(tree, tree_last, 30, "the search tree of the typed sentence's first step")
     assert header() == (k1, a1, b1), "typing a sentence must keep the settings"
     lp.shot(out, "beam_typed")
     lp.mark("beam explorer")
