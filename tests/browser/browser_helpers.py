@@ -299,7 +299,12 @@ def lesson_in_browser(lesson: str, tmp_path: Path, prefix: str, run_timeout: flo
     shutil.copy(source, root / rel)
     nb = nbformat.read(source, as_version=4)
     n_cells, n_code = len(nb.cells), sum(c.cell_type == "code" for c in nb.cells)
+    env = {}
+    mirror = REPO.parent / "shared" / "data" / "anki"
+    if not os.environ.get("COURSE_ANKI_URL") and mirror.is_dir():  # as conftest.py does for Multi30k
+        env["COURSE_ANKI_URL"] = mirror.resolve().as_uri() + "/"
     env = {
+        **env,
         "COURSE_PROFILE": "ci",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
         **(extra_env or {}),
