@@ -483,6 +483,25 @@ def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size:
 
 
 
+
+def _check_search_settings(max_beam_size, beam_size, alpha, beta, n_best):
+    """Validate the beam-search settings of a widget against its sliders' ranges.
+
+    Returns ``(max_beam_size, beam_size, alpha, beta, n_best)``.
+
+    Raises:
+        ValueError: a size below 1, ``beam_size > max_beam_size``, ``alpha`` outside
+            ``[0, 2]`` or ``beta`` outside ``[0, 1]`` (the ranges of the sliders).
+        TypeError: a value that is not a number.
+    """
+    max_beam_size = check_int(max_beam_size, "max_beam_size", low=1)
+    beam_size = check_int(beam_size, "beam_size", low=1, high=max_beam_size)
+    alpha = check_real(alpha, "alpha", low=0.0)
+    beta = check_real(beta, "beta", low=0.0)
+    if alpha > 2.0 or beta > 1.0:
+        raise ValueError(f"alpha must be in 0..2 and beta in 0..1 (the sliders' ranges), got alpha={alpha}, beta={beta}")
+    return max_beam_size, beam_size, alpha, beta, check_int(n_best, "n_best", low=1)
+
 def _search_sliders(w, beam_size: int, alpha: float, beta: float, max_beam_size: int, has_attention: bool,
                     classes: tuple, style: dict):
     """The three search sliders the beam explorer and the translator share: beam size ``k``,
@@ -533,13 +552,8 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
     if not isinstance(sentence, str):
         raise InputTypeError(f"sentence must be a str (one source sentence), got {type(sentence).__name__}")
     _check_callable(src_tokenizer, "src_tokenizer")
-    max_beam_size = check_int(max_beam_size, "max_beam_size", low=1)
-    beam_size = check_int(beam_size, "beam_size", low=1, high=max_beam_size)
-    alpha = check_real(alpha, "alpha", low=0.0)
-    beta = check_real(beta, "beta", low=0.0)
-    if alpha > 2.0 or beta > 1.0:
-        raise ValueError(f"alpha must be in 0..2 and beta in 0..1 (the sliders' ranges), got alpha={alpha}, beta={beta}")
-    n_best = check_int(n_best, "n_best", low=1)
+    max_beam_size, beam_size, alpha, beta, n_best = _check_search_settings(max_beam_size, beam_size, alpha, beta,
+                                                                           n_best)
     interval_ms = check_int(interval_ms, "interval_ms", low=1)
     if max_len is not None:
         max_len = check_int(max_len, "max_len", low=1)
@@ -650,13 +664,8 @@ def translator(translator_or_bundle_path, sentence: str = "", beam_size: int = 5
                              f"{type(translator_or_bundle_path).__name__}")
     if not isinstance(sentence, str):
         raise InputTypeError(f"sentence must be a str (one source sentence), got {type(sentence).__name__}")
-    max_beam_size = check_int(max_beam_size, "max_beam_size", low=1)
-    beam_size = check_int(beam_size, "beam_size", low=1, high=max_beam_size)
-    alpha = check_real(alpha, "alpha", low=0.0)
-    beta = check_real(beta, "beta", low=0.0)
-    if alpha > 2.0 or beta > 1.0:
-        raise ValueError(f"alpha must be in 0..2 and beta in 0..1 (the sliders' ranges), got alpha={alpha}, beta={beta}")
-    n_best = check_int(n_best, "n_best", low=1)
+    max_beam_size, beam_size, alpha, beta, n_best = _check_search_settings(max_beam_size, beam_size, alpha, beta,
+                                                                           n_best)
     if max_len is not None:
         max_len = check_int(max_len, "max_len", low=1)
     has_attention = bool(getattr(tr.model, "has_attention", False))
