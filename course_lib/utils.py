@@ -21,33 +21,48 @@ def set_seed(seed: int) -> None:
     """Seed Python's, NumPy's and PyTorch's random number generators (all devices).
 
     Args:
-        seed: any integer.
+        seed: any integer (negative and very large ones are reduced modulo ``2**32`` for
+            NumPy and ``2**64`` for PyTorch).
 
     Nothing in ``course_lib`` seeds at import time; call this at the top of a lesson or
     script to make a run repeatable on the same machine and library versions.
+
+    Raises:
+        TypeError: ``seed`` is not an int (a bool, float or str is refused rather than
+            silently turned into a different seed).
     """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an int, e.g. set_seed(0), got {type(seed).__name__} {seed!r}")
+    seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % (2**32))
-    torch.manual_seed(seed)
+    torch.manual_seed(seed % (2**64))
 
 
 def get_device(prefer: str | None = None) -> torch.device:
     """Choose the device to train on: CUDA if present, else Apple MPS, else CPU.
 
     Args:
-        prefer: ``"cuda"``, ``"mps"`` or ``"cpu"`` to force a device; ``None`` (default)
-            picks the best available. The environment variable ``COURSE_DEVICE`` overrides
-            the automatic choice too.
+        prefer: ``"cuda"``, ``"mps"`` or ``"cpu"`` (any case, or a :class:`torch.device` of
+            that type) to force a device; ``None`` or ``""`` (default) picks the best
+            available. The environment variable ``COURSE_DEVICE`` overrides the automatic
+            choice too.
 
     Returns:
         A :class:`torch.device`.
 
     Raises:
-        ValueError: ``prefer`` names an unknown device or one that is not available here.
+        TypeError: ``prefer`` is neither a str, a :class:`torch.device` nor ``None``.
+        ValueError: ``prefer`` (or ``COURSE_DEVICE``) names an unknown device or one that is
+            not available here.
     """
+    if isinstance(prefer, torch.device):
+        prefer = prefer.type
+    if prefer is not None and not isinstance(prefer, str):
+        raise TypeError(f"prefer must be 'cuda', 'mps', 'cpu' or None, got {type(prefer).__name__} {prefer!r}")
     prefer = prefer or os.environ.get("COURSE_DEVICE") or None
     if prefer is not None:
-        prefer = prefer.lower()
+        prefer = prefer.strip().lower()
         if prefer not in {"cuda", "mps", "cpu"}:
             raise ValueError(f"unknown device {prefer!r}: use 'cuda', 'mps' or 'cpu'")
         if prefer == "cuda" and not torch.cuda.is_available():
@@ -62,10 +77,15 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
+def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
     """The mixed-precision dtype to autocast to on ``device``, or ``None`` for full fp32.
 
     bf16 on CUDA GPUs that support it, else fp16 on CUDA; ``None`` on CPU and MPS.
+    ``device`` is a :class:`torch.device` or a device string such as ``"cuda:0"``.
+
+    Raises:
+        TypeError: ``device`` is neither a :class:`torch.device` nor a str.
+        ValueError: ``device`` is a str torch does not read as a device.
 
     CPU bf16 was measured, not assumed (``bench/bf16_cpu.py``, lesson 03's ``cpu`` model,
     batch 64, 2 threads): on a CPU without AVX-512 BF16/AMX (an AMD EPYC with AVX2 only)
@@ -73,6 +93,13 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
     same quality (validation loss within 1e-3 nats). It is therefore off; on a CPU with
     ``avx512_bf16``/``amx_bf16`` rerun the bench before turning it on (``bench/README.md``).
     """
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError as err:
+            raise ValueError(f"device {device!r} is not a device torch knows (e.g. 'cpu', 'cuda:0'): {err}") from None
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device or a str such as 'cpu', got {type(device).__name__}")
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return None
@@ -83,9 +110,32 @@ def check_shape(tensor: torch.Tensor, shape: Sequence[int | None], name: str = "
 
     A teaching device used in lessons and tests: ``check_shape(enc_outputs, (B, S, H))``.
 
+    Args:
+        tensor: any :class:`torch.Tensor`.
+        shape: the expected sizes, one per dimension: non-negative ints, or ``None`` for
+            "any size" (a list or tuple; ``()`` for a scalar).
+        name: what to call the tensor in the error message.
+
     Raises:
-        ValueError: the number of dimensions or a size differs; the message shows both shapes.
+        TypeError: ``tensor`` is not a tensor, ``shape`` is not a list/tuple of ints and
+            ``None`` (a str or a bare int is refused), or ``name`` is not a str.
+        ValueError: ``shape`` holds a negative size; or the number of dimensions or a size
+            differs (the message shows both shapes).
     """
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"check_shape needs a torch.Tensor, got {type(tensor).__name__}")
+    if isinstance(shape, torch.Size):
+        shape = tuple(shape)
+    if not isinstance(shape, (list, tuple)):
+        raise TypeError(f"shape must be a tuple or list of sizes (ints, or None for any), got {type(shape).__name__} "
+                        f"{shape!r}")
+    for size in shape:
+        if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer))):
+            raise TypeError(f"shape {shape!r} holds {size!r}: every entry must be an int or None")
+        if size is not None and size < 0:
+            raise ValueError(f"shape {shape!r} holds the negative size {size}; sizes are >= 0 (None for any)")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
     actual = tuple(tensor.shape)
     if len(actual) != len(shape) or any(e is not None and e != a for e, a in zip(shape, actual)):
         want = tuple("*" if e is None else e for e in shape)
@@ -94,7 +144,23 @@ def check_shape(tensor: torch.Tensor, shape: Sequence[int | None], name: str = "
 
 
 def num_parameters(module: torch.nn.Module, trainable_only: bool = True) -> int:
-    """Count the parameters of ``module`` (only those with ``requires_grad`` by default)."""
+    """Count the parameters of ``module`` (only those with ``requires_grad`` by default).
+
+    Args:
+        module: any :class:`torch.nn.Module`.
+        trainable_only: ``True`` (default) counts parameters with ``requires_grad``;
+            ``False`` counts all of them.
+
+    Returns:
+        The number of scalar parameters (an int, 0 for a module without parameters).
+
+    Raises:
+        TypeError: ``module`` is not an ``nn.Module`` or ``trainable_only`` not a bool.
+    """
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"num_parameters needs a torch.nn.Module, got {type(module).__name__}")
+    if not isinstance(trainable_only, bool):
+        raise TypeError(f"trainable_only must be True or False, got {type(trainable_only).__name__} {trainable_only!r}")
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
 

@@ -22,7 +22,7 @@ import math
 import numbers
 import random
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import torch
 from torch import Tensor, nn
@@ -99,8 +99,29 @@ def select_batch(tensors: TensorDict, index: Tensor) -> TensorDict:
     """Pick rows ``index`` (``[B']``, long) of every batch-first tensor in ``tensors``.
 
     Used by beam search to reorder and repeat hypotheses. Returns a new dictionary; the
-    input is not changed.
+    input is not changed. Only metadata is checked (no host synchronisation), so an index
+    out of range surfaces as torch's own ``IndexError``/``RuntimeError``.
+
+    Raises:
+        TypeError: ``tensors`` is not a dictionary of tensors, or ``index`` is not an
+            integer tensor.
+        ValueError: ``index`` is not 1-D, or a value of ``tensors`` is a 0-d tensor (it has no
+            batch dimension).
     """
+    if not isinstance(tensors, Mapping):
+        raise TypeError(f"tensors must be a dictionary of batch-first tensors, got {type(tensors).__name__}")
+    if not isinstance(index, Tensor) or index.dtype not in (torch.long, torch.int32, torch.int16, torch.int8,
+                                                           torch.uint8):
+        kind = f"a {index.dtype} tensor" if isinstance(index, Tensor) else type(index).__name__
+        raise TypeError(f"index must be an integer (long) tensor of row numbers, got {kind}")
+    if index.dim() != 1:
+        raise ValueError(f"index must be 1-D ([B'] row numbers), got shape {tuple(index.shape)}")
+    for key, value in tensors.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(f"tensors[{key!r}] is a {type(value).__name__}, not a tensor")
+        if value.dim() == 0:
+            raise ValueError(f"tensors[{key!r}] is a 0-d tensor: it has no batch dimension to select from")
+    index = index.long()
     return {key: value.index_select(0, index) for key, value in tensors.items()}
 
 
