@@ -54,6 +54,19 @@ def _check_int(name: str, value, low: int) -> int:
     return int(value)
 
 
+def _check_model(model) -> None:
+    """Refuse anything that is not a :class:`~course_lib.models.Seq2Seq` before any work is done."""
+    if not isinstance(model, Seq2Seq):
+        raise TypeError(f"model must be a course_lib.models.Seq2Seq (e.g. a BahdanauSeq2Seq), got "
+                        f"{type(model).__name__}; load a trained model first")
+
+
+def _check_flag(name: str, value) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return value
+
+
 def _check_src(src: Tensor, src_lens: Tensor) -> Tensor:
     """Validate a padded source batch; return ``src_pad_mask [B, S]`` (True at padding)."""
     if not isinstance(src, Tensor) or src.dim() != 2:
@@ -97,11 +110,13 @@ def default_max_len(src_lens: Tensor) -> int:
     """Longest output a search allows by default: ``2 * max(src_lens) + 10`` tokens (``<eos>`` included).
 
     Raises:
-        ValueError: ``src_lens`` is not a non-empty 1-D integer tensor.
+        ValueError: ``src_lens`` is not a non-empty 1-D integer tensor, or holds a length below 1.
     """
     if (not isinstance(src_lens, Tensor) or src_lens.dim() != 1 or src_lens.numel() == 0
             or src_lens.dtype.is_floating_point or src_lens.dtype == torch.bool or src_lens.is_complex()):
         raise ValueError(f"src_lens must be a non-empty 1-D integer tensor [B], got {src_lens!r}")
+    if int(src_lens.min()) < 1:
+        raise ValueError(f"src_lens must hold lengths >= 1 (tokens, <eos> included), got {src_lens.tolist()}")
     return int(src_lens.max()) * 2 + 10
 
 
@@ -135,7 +150,12 @@ class GreedyOutput:
     topk_probs: Optional[Tensor] = None
 
     def hypotheses(self, eos_id: int) -> List[List[int]]:
-        """Generated ids per sentence, ``<eos>`` and padding removed."""
+        """Generated ids per sentence, ``<eos>`` and padding removed.
+
+        Raises:
+            ValueError: ``eos_id`` is not an integer >= 0 (e.g. ``tgt_vocab.eos_id``).
+        """
+        eos_id = _check_int("eos_id", eos_id, 0)
         out = []
         for row, n in zip(self.tokens.tolist(), self.lengths.tolist()):
             row = row[:n]
@@ -174,7 +194,9 @@ def greedy_decode(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Option
         ValueError: ``src`` not a 2-D integer tensor; ``src_lens`` not one integer length per
             sentence, a length below 1 or above ``S``; ``max_len`` below 1 or not an
             integer; ``record_topk`` negative or not an integer.
+        TypeError: ``model`` is not a :class:`~course_lib.models.Seq2Seq`.
     """
+    _check_model(model)
     _check_src(src, src_lens)
     max_len = _check_max_len(max_len, src_lens)
     record_topk = _check_int("record_topk", record_topk, 0)
@@ -284,7 +306,7 @@ def coverage_penalty(coverage: Tensor, src_pad_mask: Tensor, beta: float) -> Ten
     Raises:
         ValueError: ``beta`` negative, NaN or infinite; ``coverage`` not a float tensor or
             holding negative or NaN values; ``src_pad_mask`` not a bool tensor or not
-            broadcastable to ``coverage``.
+            broadcastable to ``coverage``'s shape (a mask that would widen the result is refused).
     """
     beta = _check_strength("beta", beta)
     if not isinstance(coverage, Tensor) or not coverage.dtype.is_floating_point or coverage.dim() == 0:
@@ -292,10 +314,14 @@ def coverage_penalty(coverage: Tensor, src_pad_mask: Tensor, beta: float) -> Ten
     if not isinstance(src_pad_mask, Tensor) or src_pad_mask.dtype != torch.bool:
         raise ValueError("src_pad_mask must be a bool tensor [..., S], True at padding")
     try:
-        torch.broadcast_shapes(coverage.shape, src_pad_mask.shape)
+        shape = torch.broadcast_shapes(coverage.shape, src_pad_mask.shape)
     except RuntimeError as err:
         raise ValueError(f"src_pad_mask {tuple(src_pad_mask.shape)} does not broadcast to coverage "
                          f"{tuple(coverage.shape)}") from err
+    if shape != coverage.shape:
+        raise ValueError(f"src_pad_mask {tuple(src_pad_mask.shape)} has more rows than coverage "
+                         f"{tuple(coverage.shape)}: it must broadcast to coverage's shape, not widen it "
+                         "(give one coverage row per mask row)")
     if coverage.numel() and not bool((coverage >= 0).all()):
         raise ValueError("coverage must be non-negative and not NaN (it is a sum of attention weights)")
     return _cp(coverage, src_pad_mask, beta)
@@ -368,7 +394,15 @@ class BeamSearchOutput:
     steps: Optional[List[List[BeamStep]]] = None
 
     def best(self) -> List[Hypothesis]:
-        """The best hypothesis of every sentence."""
+        """The best hypothesis of every sentence.
+
+        Raises:
+            ValueError: a sentence has no hypothesis (an output built by hand).
+        """
+        empty = [i for i, h in enumerate(self.hypotheses) if len(h) == 0]
+        if empty:
+            raise ValueError(f"sentence {empty[0]} has no hypothesis, so there is no best one; "
+                             "every sentence of a beam_search output holds at least one")
         return [h[0] for h in self.hypotheses]
 
 
@@ -427,9 +461,13 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
             ``beam_size``, ``n_best`` or ``max_len`` below 1 or not integers; ``n_best >
             beam_size``; ``alpha`` or ``beta`` negative, NaN or infinite; ``beta > 0`` for
             a model without attention (the coverage penalty needs attention weights).
+        TypeError: ``model`` is not a :class:`~course_lib.models.Seq2Seq`; ``record_steps``
+            is not a bool.
     """
+    _check_model(model)
     src_pad_mask = _check_src(src, src_lens)
     K, alpha, beta, n_best = _check_beam_args(beam_size, alpha, beta, n_best)
+    record_steps = _check_flag("record_steps", record_steps)
     max_len = _check_max_len(max_len, src_lens)
     if beta > 0 and not getattr(model, "has_attention", False):
         raise ValueError(f"{type(model).__name__} has no attention, so the coverage penalty is undefined; "
@@ -706,6 +744,10 @@ class Translation:
         finished: True when the search produced ``<eos>``.
         alternatives: the 2nd, 3rd, ... best hypotheses of a beam search with ``n_best > 1``,
             as :class:`Translation` objects (best first); empty otherwise.
+
+    Raises:
+        TypeError: ``src_tokens`` or ``tokens`` is a str (it would be read character by
+            character) or not a list of str tokens.
     """
 
     src_tokens: List[str]
@@ -715,6 +757,19 @@ class Translation:
     log_prob: Optional[float] = None
     finished: bool = True
     alternatives: List["Translation"] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name in ("src_tokens", "tokens"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise TypeError(f"Translation.{name} must be a list of str tokens, got {type(value).__name__} "
+                                f"({value!r:.40}); split a sentence into tokens first")
+            bad = [t for t in value if not isinstance(t, str)]
+            if bad:
+                raise TypeError(f"Translation.{name} must hold str tokens, got e.g. {bad[0]!r} ({type(bad[0]).__name__}); "
+                                "map ids to tokens with Vocab.decode first")
+            if not isinstance(value, list):
+                setattr(self, name, list(value))
 
     @property
     def text(self) -> str:
@@ -820,8 +875,11 @@ def translate(model: Seq2Seq, sentences: Sequence[str] | str, src_tokenizer, src
     Raises:
         ValueError: ``sentences`` is empty, a sentence has no tokens, the vocabularies do not
             match the model's sizes, or a search argument is invalid (see :func:`beam_search`).
-        TypeError: ``sentences`` holds something other than strings, or a vocabulary is not
-            a :class:`~course_lib.data.Vocab`.
+        TypeError: ``sentences`` holds something other than strings, a vocabulary is not
+            a :class:`~course_lib.data.Vocab`, ``model`` is not a
+            :class:`~course_lib.models.Seq2Seq`, or ``src_tokenizer`` is not callable or
+            returns something other than a list of str tokens (a str is refused: it would be
+            read character by character).
     """
     if isinstance(sentences, str):
         sentences = [sentences]
@@ -834,12 +892,20 @@ def translate(model: Seq2Seq, sentences: Sequence[str] | str, src_tokenizer, src
         raise TypeError(f"sentences must be strings, got e.g. {bad[0]!r} ({type(bad[0]).__name__})")
     if not callable(src_tokenizer):
         raise TypeError("src_tokenizer must be a callable str -> list[str]")
+    _check_model(model)
     _check_vocabs(model, src_vocab, tgt_vocab)
     _check_search_args(model, max_len, beam_size, alpha, beta, n_best)
-    token_lists = [list(src_tokenizer(s)) for s in sentences]
-    for s, toks in zip(sentences, token_lists):
+    token_lists = []
+    for s in sentences:
+        toks = src_tokenizer(s)
+        if isinstance(toks, (str, bytes)) or not isinstance(toks, Sequence):
+            raise TypeError(f"src_tokenizer must return a list of str tokens, but it returned a {type(toks).__name__} "
+                            f"for {s!r:.40}; pass the tokeniser the model was trained with (e.g. data.src_tokenizer)")
+        if not all(isinstance(t, str) for t in toks):
+            raise TypeError(f"src_tokenizer must return str tokens, but for {s!r:.40} it returned {list(toks)!r:.60}")
         if not toks:
             raise ValueError(f"sentence {s!r} has no tokens to translate")
+        token_lists.append(list(toks))
     src, src_lens = _encode_sources(token_lists, src_vocab, _model_device(model))
     src_tokens = [toks + [EOS] for toks in token_lists]
     return _search(model, src, src_lens, src_tokens, tgt_vocab, max_len, beam_size, alpha, beta, n_best)
@@ -867,11 +933,14 @@ def translate_dataset(model: Seq2Seq, dataset, batch_size: int = 128, max_len: O
     Raises:
         ValueError: ``batch_size`` below 1 or not an integer, an empty dataset, vocabularies
             that do not match the model, or an invalid search argument (see :func:`beam_search`).
-        TypeError: ``dataset`` is not a ``TranslationDataset``.
+        TypeError: ``dataset`` is not a ``TranslationDataset``; ``model`` is not a
+            :class:`~course_lib.models.Seq2Seq`; ``progress`` is not a bool.
     """
     from tqdm.auto import tqdm
 
+    _check_model(model)
     batch_size = _check_int("batch_size", batch_size, 1)
+    progress = _check_flag("progress", progress)
     if not all(hasattr(dataset, a) for a in ("src_tokens", "src_vocab", "tgt_vocab")):
         raise TypeError(f"dataset must be a course_lib.data.TranslationDataset, got {type(dataset).__name__}")
     if len(dataset.src_tokens) == 0:
@@ -936,7 +1005,8 @@ def decode_trace(model: Seq2Seq, src_tokens: List[str], src_vocab, tgt_vocab, k:
 
     Raises:
         TypeError: ``src_tokens`` is a ``str`` (tokenise the sentence first: a string would
-            be decoded character by character) or holds non-strings.
+            be decoded character by character) or holds non-strings; ``model`` is not a
+            :class:`~course_lib.models.Seq2Seq`.
         ValueError: ``src_tokens`` is empty; ``k`` or ``max_len`` below 1 or not integers;
             vocabularies that do not match the model.
     """
@@ -952,6 +1022,7 @@ def decode_trace(model: Seq2Seq, src_tokens: List[str], src_vocab, tgt_vocab, k:
     k = _check_int("k", k, 1)
     if max_len is not None:
         _check_int("max_len", max_len, 1)
+    _check_model(model)
     _check_vocabs(model, src_vocab, tgt_vocab)
     src, src_lens = _encode_sources([list(src_tokens)], src_vocab, _model_device(model))
     out = greedy_decode(model, src, src_lens, max_len, record_topk=k)

@@ -219,6 +219,18 @@ def _check_buckets(buckets) -> List[Tuple[int, int]]:
     return out
 
 
+def _check_src_lengths(src_lengths, n_sentences: int) -> None:
+    if isinstance(src_lengths, (str, bytes)) or not isinstance(src_lengths, Sequence):
+        raise TypeError(f"src_lengths must be a list of integers, got {type(src_lengths).__name__}")
+    if len(src_lengths) != n_sentences:
+        raise ValueError(f"{len(src_lengths)} source lengths for {n_sentences} sentences")
+    for n in src_lengths:
+        if not isinstance(n, numbers.Integral) or isinstance(n, bool):
+            raise TypeError(f"source lengths must be integers, got {n!r}")
+        if n < 0:
+            raise ValueError(f"source lengths cannot be negative, got {n}")
+
+
 def bleu_by_length(hypotheses: Sequence[str], references: References, src_lengths: Sequence[int],
                    buckets: Sequence[Tuple[int, int]] = DEFAULT_LENGTH_BUCKETS, lowercase: bool = True):
     """Corpus BLEU within buckets of source length (the bottleneck plot of lessons 01 and 03).
@@ -242,15 +254,7 @@ def bleu_by_length(hypotheses: Sequence[str], references: References, src_length
     hyps = _as_hypotheses(hypotheses)
     streams = _as_reference_streams(references, len(hyps))
     _check_lowercase(lowercase)
-    if isinstance(src_lengths, (str, bytes)) or not isinstance(src_lengths, Sequence):
-        raise TypeError(f"src_lengths must be a list of integers, got {type(src_lengths).__name__}")
-    if len(src_lengths) != len(hyps):
-        raise ValueError(f"{len(src_lengths)} source lengths for {len(hyps)} sentences")
-    for n in src_lengths:
-        if not isinstance(n, numbers.Integral) or isinstance(n, bool):
-            raise TypeError(f"source lengths must be integers, got {n!r}")
-        if n < 0:
-            raise ValueError(f"source lengths cannot be negative, got {n}")
+    _check_src_lengths(src_lengths, len(hyps))
     rows = []
     for low, high in _check_buckets(buckets):
         idx = [i for i, n in enumerate(src_lengths) if low <= n <= high]
@@ -284,8 +288,9 @@ def evaluate_translations(translations, references: References, src_lengths: Opt
         "by_length": DataFrame | None, "hypotheses": list[str]}``.
 
     Raises:
-        TypeError: a translation without ``tokens``, ``detokenize`` not callable or not
-            returning a ``str``; and as :func:`corpus_bleu`.
+        TypeError: a translation without a list of str ``tokens``, ``detokenize`` not
+            callable or not returning a ``str``; and as :func:`corpus_bleu` and
+            :func:`bleu_by_length`. Everything is checked before any score is computed.
         ValueError: as :func:`corpus_bleu` and :func:`bleu_by_length`.
     """
     if hasattr(translations, "tokens"):
@@ -298,13 +303,20 @@ def evaluate_translations(translations, references: References, src_lengths: Opt
     hyps = []
     for tr in translations:
         tokens = getattr(tr, "tokens", None)
-        if tokens is None or isinstance(tokens, str):
+        if tokens is None or isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
             raise TypeError(f"each translation needs a list of tokens, got {type(tr).__name__}")
+        bad = [t for t in tokens if not isinstance(t, str)]
+        if bad:
+            raise TypeError(f"translation tokens must be str, got e.g. {bad[0]!r} ({type(bad[0]).__name__}); "
+                            "map ids to tokens with Vocab.decode first")
         tokens = [UNK_PLACEHOLDER if t == UNK else t for t in tokens]
         text = detokenize(tokens) if detokenize is not None else " ".join(tokens)
         if not isinstance(text, str):
             raise TypeError(f"detokenize must return a str, got {type(text).__name__}")
         hyps.append(text)
+    _as_reference_streams(references, len(_as_hypotheses(hyps)))  # refuse bad references before any scoring
+    if src_lengths is not None:
+        _check_src_lengths(src_lengths, len(hyps))
     both = bleu_scores(hyps, references)
     result = {"bleu": both.lowercased if lowercase else both.cased, "bleu_cased": both.cased,
               "bleu_lowercased": both.lowercased, "chrf": corpus_chrf(hyps, references, lowercase),
