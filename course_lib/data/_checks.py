@@ -23,6 +23,19 @@ def check_positive_int(name: str, value: Any, *, allow_none: bool = False, minim
         raise ValueError(f"{name} must be >= {minimum}, got {value}{hint}")
 
 
+def check_flag(name: str, value: Any) -> bool:
+    """``value`` as a bool; refuse anything else (``"no"`` or ``None`` would silently mean True / False).
+
+    Raises:
+        TypeError: ``value`` is not a bool (a NumPy bool is accepted).
+    """
+    import numpy as np
+
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
+
+
 def check_texts(texts: Any, what: str) -> list[str]:
     """``texts`` as a list of str; refuse a bare str (it would be iterated character by character).
 

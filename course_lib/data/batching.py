@@ -14,13 +14,13 @@ import functools
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from course_lib.data._checks import check_positive_int
+from course_lib.data._checks import check_flag, check_positive_int, check_tokens
 from course_lib.data.corpora import Pair
 from course_lib.data.text import tokenize_all
 from course_lib.data.vocab import Vocab
@@ -32,6 +32,25 @@ __all__ = ["Batch", "TranslationDataset", "collate_batch", "BucketBatchSampler",
 
 def _is_int_tensor(x: object) -> bool:
     return isinstance(x, torch.Tensor) and not (x.dtype.is_floating_point or x.is_complex() or x.dtype == torch.bool)
+
+
+def _check_device(device: object) -> torch.device:
+    """``device`` as a :class:`torch.device` that exists here (checked before any copy)."""
+    if isinstance(device, bool) or not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be a torch.device or a str such as 'cpu' or 'cuda:0', got {device!r}")
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError as err:
+            raise ValueError(f"device {device!r} is not a device torch knows (e.g. 'cpu', 'cuda:0'): {err}") from None
+    if device.type == "cuda" and (
+        not torch.cuda.is_available() or (device.index is not None and device.index >= torch.cuda.device_count())
+    ):
+        raise ValueError(f"device {str(device)!r} is not available here (torch sees {torch.cuda.device_count()} "
+                         "CUDA GPU(s)); use 'cpu' or course_lib.utils.get_device()")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ValueError("device 'mps' is not available on this machine; use 'cpu' or course_lib.utils.get_device()")
+    return device
 
 
 @dataclass
@@ -88,7 +107,16 @@ class Batch:
         return int(self.tgt_lens.sum().item()) - len(self)
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
-        """A copy of the batch on ``device`` (all four tensors, ``src_lens`` included)."""
+        """A copy of the batch on ``device`` (all four tensors, ``src_lens`` included).
+
+        Raises:
+            TypeError: ``device`` is neither a :class:`torch.device` nor a str, or
+                ``non_blocking`` is not a bool.
+            ValueError: ``device`` is a str torch does not read as a device, or names a
+                CUDA / MPS device this machine does not have.
+        """
+        device = _check_device(device)
+        check_flag("non_blocking", non_blocking)
         return Batch(
             src=self.src.to(device, non_blocking=non_blocking),
             src_lens=self.src_lens.to(device, non_blocking=non_blocking),
@@ -125,8 +153,10 @@ class TranslationDataset(Dataset):
 
     Raises:
         TypeError: ``pairs`` is a str or holds something other than ``(str, str)`` pairs; a
-            vocabulary is not a :class:`Vocab`; a tokeniser is not callable; ``max_len`` is
-            not an int.
+            vocabulary is not a :class:`Vocab`; a tokeniser is not callable or returns
+            something other than a list of str tokens (a str would be read character by
+            character); ``src_tokens`` / ``tgt_tokens`` is not a list of token lists;
+            ``max_len`` is not an int.
         ValueError: ``max_len < 1``, or the pre-tokenised lists do not match ``pairs``.
     """
 
@@ -150,10 +180,17 @@ class TranslationDataset(Dataset):
         for name, tok in (("src_tokenizer", src_tokenizer), ("tgt_tokenizer", tgt_tokenizer)):
             if not callable(tok):
                 raise TypeError(f"{name} must be callable (str -> list of tokens), got {type(tok).__name__}")
+        for name, given in (("src_tokens", src_tokens), ("tgt_tokens", tgt_tokens)):
+            if given is not None and (isinstance(given, (str, bytes)) or not isinstance(given, Sequence)):
+                raise TypeError(f"{name} must be a list of token lists (one per pair), got {type(given).__name__}")
         if src_tokens is None:
             src_tokens = tokenize_all(src_tokenizer, [s for s, _ in pairs])
+        else:
+            src_tokens = [check_tokens(t, f"TranslationDataset src_tokens[{i}]") for i, t in enumerate(src_tokens)]
         if tgt_tokens is None:
             tgt_tokens = tokenize_all(tgt_tokenizer, [t for _, t in pairs])
+        else:
+            tgt_tokens = [check_tokens(t, f"TranslationDataset tgt_tokens[{i}]") for i, t in enumerate(tgt_tokens)]
         if len(src_tokens) != len(pairs) or len(tgt_tokens) != len(pairs):
             raise ValueError(
                 f"got {len(pairs)} pairs but {len(src_tokens)} source and {len(tgt_tokens)} target token lists"
@@ -297,7 +334,8 @@ class BucketBatchSampler(Sampler[list[int]]):
             less randomness.
 
     Raises:
-        TypeError: ``lengths`` is a str or holds non-integers; a size is not an int.
+        TypeError: ``lengths`` is a str, not a list / array / tensor (e.g. a dict or set), or
+            holds non-integers; a size is not an int; ``shuffle`` is not a bool.
         ValueError: ``batch_size`` or ``bucket_multiplier`` below 1, a negative length or
             seed, or ``lengths`` not flat.
     """
@@ -308,8 +346,14 @@ class BucketBatchSampler(Sampler[list[int]]):
         check_positive_int("batch_size", batch_size)
         check_positive_int("bucket_multiplier", bucket_multiplier)
         check_positive_int("seed", seed, minimum=0)
+        shuffle = check_flag("shuffle", shuffle)
         if isinstance(lengths, (str, bytes)):
             raise TypeError("BucketBatchSampler expects a list of integer lengths, got a str")
+        if not isinstance(lengths, Iterable) or isinstance(lengths, (Mapping, set, frozenset)):
+            raise TypeError(
+                f"BucketBatchSampler expects a list of integer lengths (e.g. dataset.src_lengths()), "
+                f"got {type(lengths).__name__}"
+            )
         arr = np.asarray(lengths.tolist() if isinstance(lengths, torch.Tensor) else list(lengths))
         if arr.size and not np.issubdtype(arr.dtype, np.integer):
             raise TypeError(f"BucketBatchSampler lengths must be integers, got dtype {arr.dtype}")
@@ -370,13 +414,15 @@ def make_loader(
 
     Raises:
         TypeError: ``dataset`` is not a :class:`TranslationDataset`; ``batch_size`` or
-            ``seed`` is not an int.
+            ``seed`` is not an int; ``shuffle`` or ``bucket`` is not a bool.
         ValueError: ``batch_size`` below 1, a negative ``seed``, or an empty dataset.
     """
     if not isinstance(dataset, TranslationDataset):
         raise TypeError(f"make_loader expects a TranslationDataset, got {type(dataset).__name__}")
     check_positive_int("batch_size", batch_size)
     check_positive_int("seed", seed, minimum=0)
+    shuffle = check_flag("shuffle", shuffle)
+    bucket = check_flag("bucket", bucket)
     if len(dataset) == 0:
         raise ValueError("make_loader got an empty dataset (0 pairs); check max_len and the data you passed")
     collate = functools.partial(collate_batch, pad_id=dataset.tgt_vocab.pad_id)

@@ -272,8 +272,9 @@ def split_pairs(
         ``{"train": [...], "val": [...], "test": [...]}``, none of them empty.
 
     Raises:
-        TypeError: ``pairs`` is a str (or not a sequence), or a fraction is not a number.
-        ValueError: a fraction is outside the open interval ``(0, 1)`` (or NaN), the two
+        TypeError: ``pairs`` is a str (or not a sequence), a fraction is not a number, or
+            ``seed`` is not an int.
+        ValueError: ``seed`` is negative; a fraction is outside the open interval ``(0, 1)`` (or NaN), the two
             sum to 1 or more, or ``pairs`` is too short for every split to get at least one
             item (the message says how many are needed).
     """
@@ -288,6 +289,7 @@ def split_pairs(
         raise ValueError(
             f"val_fraction + test_fraction = {val_fraction + test_fraction} leaves no training data; keep it below 1"
         )
+    check_positive_int("seed", seed, minimum=0)
     items = list(pairs)
     n_test = round(len(items) * test_fraction)
     n_val = round(len(items) * val_fraction)
@@ -299,7 +301,7 @@ def split_pairs(
             "or larger fractions"
         )
     order = list(range(len(items)))
-    random.Random(seed).shuffle(order)
+    random.Random(int(seed)).shuffle(order)
     test = [items[i] for i in order[:n_test]]
     val = [items[i] for i in order[n_test : n_test + n_val]]
     train = [items[i] for i in order[n_test + n_val :]]
@@ -531,10 +533,12 @@ def make_date_corpus(n: int, seed: int = 0) -> list[Pair]:
     with :data:`~course_lib.data.char_tokenize`.
 
     Raises:
-        TypeError: ``n`` is not an int. ValueError: ``n < 1``.
+        TypeError: ``n`` or ``seed`` is not an int (``bool`` and ``float`` are refused too).
+        ValueError: ``n < 1`` or ``seed < 0``.
     """
     check_positive_int("n", n)
-    rng = random.Random(seed)
+    check_positive_int("seed", seed, minimum=0)
+    rng = random.Random(int(seed))
     first = _dt.date(1950, 1, 1).toordinal()
     last = _dt.date(2049, 12, 31).toordinal()
     pairs = []

@@ -229,7 +229,9 @@ def prepare_pairs(
 
     Raises:
         TypeError: a split is a str or holds something other than ``(str, str)`` pairs; a
-            tokeniser is not callable; ``min_freq``/``max_len`` not an int.
+            tokeniser is not callable or returns something other than a list of str
+            tokens; ``min_freq``/``max_len`` not an int; ``src_lang``/``tgt_lang`` neither a
+            str nor ``None``.
         ValueError: ``min_freq < 1``, ``max_len < 1``, or no training pairs.
     """
     check_positive_int("min_freq", min_freq)
@@ -243,6 +245,9 @@ def prepare_pairs(
     for name, tok in (("src_tokenizer", src_tokenizer), ("tgt_tokenizer", tgt_tokenizer)):
         if not callable(tok):
             raise TypeError(f"{name} must be callable (str -> list of tokens), got {type(tok).__name__}")
+    for name, label in (("src_lang", src_lang), ("tgt_lang", tgt_lang)):
+        if label is not None and not isinstance(label, str):
+            raise TypeError(f"{name} must be a str label such as 'en' (or None), got {type(label).__name__} {label!r:.40}")
     return _build_data(
         splits,
         src_tokenizer,
@@ -299,7 +304,7 @@ def prepare_multi30k(
         TypeError: an argument has the wrong type (e.g. ``max_train_pairs=2.5``).
         ValueError: unknown language, split or ``tokenizer`` (the message lists the valid
             ones), equal languages, ``test_split == "train"``, ``max_*_pairs < 1``,
-            ``min_freq < 1``, ``max_len < 1``, ``subword_vocab_size < 2``.
+            ``min_freq < 1``, ``max_len < 1``, ``subword_vocab_size < 2``, ``seed < 0``.
         DataDownloadError, ChecksumError: see :func:`~course_lib.data.download_file`.
     """
     _check_split_langs(test_split, [src_lang, tgt_lang])
@@ -319,13 +324,12 @@ def prepare_multi30k(
     check_positive_int("max_train_pairs", max_train_pairs, allow_none=True)
     check_positive_int("max_eval_pairs", max_eval_pairs, allow_none=True)
     check_positive_int("subword_vocab_size", subword_vocab_size, minimum=2)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {seed!r}")
+    check_positive_int("seed", seed, minimum=0)
     train = load_multi30k("train", src_lang, tgt_lang)
     val = load_multi30k("val", src_lang, tgt_lang)
     test = load_multi30k(test_split, src_lang, tgt_lang)
     if max_train_pairs is not None and max_train_pairs < len(train):
-        keep = sorted(random.Random(seed).sample(range(len(train)), max_train_pairs))
+        keep = sorted(random.Random(int(seed)).sample(range(len(train)), max_train_pairs))
         train = [train[i] for i in keep]
     if max_eval_pairs is not None:
         val, test = val[:max_eval_pairs], test[:max_eval_pairs]

@@ -90,11 +90,26 @@ class SubwordTokenizer:
         from_cache: ``True`` if :func:`train_subword_tokenizer` reloaded it instead of training.
 
     A :class:`SubwordTokenizer` pickles (the model travels as JSON).
+
+    Raises:
+        TypeError: (constructor) ``hf_tokenizer`` is not a ``tokenizers.Tokenizer``,
+            ``settings`` not a dict or ``fingerprint`` not a str.
     """
 
     lang = "subword"
 
     def __init__(self, hf_tokenizer, settings: dict, fingerprint: str = ""):
+        from tokenizers import Tokenizer as _HFTokenizer
+
+        if not isinstance(hf_tokenizer, _HFTokenizer):
+            raise TypeError(
+                f"SubwordTokenizer wraps a Hugging Face tokenizers.Tokenizer, got {type(hf_tokenizer).__name__}; "
+                "create one with train_subword_tokenizer(texts) or SubwordTokenizer.load(path)"
+            )
+        if not isinstance(settings, dict):
+            raise TypeError(f"settings must be a dict, got {type(settings).__name__}")
+        if not isinstance(fingerprint, str):
+            raise TypeError(f"fingerprint must be a str, got {type(fingerprint).__name__}")
         self._hf = hf_tokenizer
         self.settings = dict(settings)
         self.fingerprint = fingerprint

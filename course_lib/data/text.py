@@ -95,11 +95,18 @@ def detokenize(tokenizer: Any, tokens: Sequence[str]) -> str:
     :class:`~course_lib.data.SubwordTokenizer`, and any plain callable used as a tokeniser.
 
     Raises:
-        TypeError: ``tokens`` is a str or holds a non-str.
+        TypeError: ``tokens`` is a str or holds a non-str; ``tokenizer`` is neither callable
+            nor has a ``detokenize`` method (e.g. ``None`` or a language code).
     """
     method = getattr(tokenizer, "detokenize", None)
     if callable(method):
         return method(tokens)
+    if not callable(tokenizer):
+        raise TypeError(
+            f"detokenize expects the tokeniser the tokens came from (e.g. data.Tokenizer('en') or "
+            f"data.char_tokenize), got {type(tokenizer).__name__} {tokenizer!r:.40}; "
+            "use detokenize_words(tokens) to join words without one"
+        )
     return detokenize_words(tokens)
 
 
@@ -241,9 +248,23 @@ class Tokenizer:
 
 
 def tokenize_all(tokenizer: Callable[[str], list[str]], texts: Sequence[str]) -> list[list[str]]:
-    """Tokenise ``texts`` with ``tokenizer`` (its ``tokenize_many`` when present). Private helper."""
+    """Tokenise ``texts`` with ``tokenizer`` (its ``tokenize_many`` when present). Private helper.
+
+    Raises:
+        TypeError: ``texts`` is not a list of str, or the tokenizer returns something other
+            than a list of str tokens for a sentence (e.g. the str itself).
+    """
     texts = check_texts(texts, "tokenize")
     many = getattr(tokenizer, "tokenize_many", None)
-    if callable(many):
-        return [list(t) for t in many(texts)]
-    return [list(tokenizer(t)) for t in texts]
+    out = many(texts) if callable(many) else [tokenizer(t) for t in texts]
+    result = []
+    for i, tokens in enumerate(out):
+        # a tokeniser that returns a str would otherwise be read character by character
+        if isinstance(tokens, (str, bytes)) or not isinstance(tokens, Iterable) or isinstance(tokens, (dict, set)):
+            text = texts[i] if i < len(texts) else ""
+            raise TypeError(
+                f"the tokenizer must return a list of str tokens, but for sentence {i} ({text!r:.40}) it returned "
+                f"a {type(tokens).__name__}; use e.g. data.Tokenizer('en') or data.char_tokenize"
+            )
+        result.append(check_tokens(tokens, f"the tokenizer's output (sentence {i})"))
+    return result

@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from course_lib.data._checks import check_positive_int, check_tokens, load_format_json, save_json
+from course_lib.data._checks import check_flag, check_positive_int, check_tokens, load_format_json, save_json
 
 __all__ = ["PAD", "UNK", "SOS", "EOS", "SPECIALS", "Vocab"]
 
@@ -149,9 +149,11 @@ class Vocab:
 
         Raises:
             TypeError: ``tokens`` is a str (tokenise it first, or you would encode
-                characters), or holds something other than str tokens (e.g. a nested list).
+                characters), or holds something other than str tokens (e.g. a nested list);
+                ``add_sos_eos`` is not a bool.
         """
         tokens = check_tokens(tokens, "Vocab.encode")
+        add_sos_eos = check_flag("add_sos_eos", add_sos_eos)
         ids = [self.stoi.get(t, 1) for t in tokens]
         return [self.sos_id, *ids, self.eos_id] if add_sos_eos else ids
 
@@ -165,13 +167,16 @@ class Vocab:
             stop_at_eos: stop at the first ``<eos>``.
 
         Raises:
-            TypeError: ``ids`` is a str, or an id is not an integer (floats, nested lists).
+            TypeError: ``ids`` is a str, or an id is not an integer (floats, nested lists);
+                ``strip_special`` or ``stop_at_eos`` is not a bool.
             ValueError: a tensor that is not 1-D or not integer; an id outside ``[0, V)``
                 (:class:`VocabIdError`, also an ``IndexError``) -- checked for every id,
                 also those after ``<eos>``.
         """
         if isinstance(ids, (str, bytes)):
             raise TypeError("Vocab.decode expects a list of integer ids, got a str; use encode() for tokens")
+        strip_special = check_flag("strip_special", strip_special)
+        stop_at_eos = check_flag("stop_at_eos", stop_at_eos)
         if isinstance(ids, torch.Tensor):
             if ids.dim() != 1:
                 raise ValueError(f"decode expects a 1-D tensor of ids, got shape {tuple(ids.shape)}; decode rows one by one")
