@@ -61,6 +61,18 @@ def _check_model(model) -> None:
                         f"{type(model).__name__}; load a trained model first")
 
 
+def _check_same_device(model, src: Tensor) -> None:
+    """Refuse a batch on another device than the model's weights (a model without any is not checked)."""
+    for tensor in model.parameters():
+        device = tensor.device
+        break
+    else:
+        return
+    if device != src.device:
+        raise ValueError(f"src is on {src.device} but the model on {device}; move the batch with "
+                         f"src.to(device), src_lens.to(device) (or the model with model.to(device))")
+
+
 def _check_flag(name: str, value) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
@@ -193,11 +205,13 @@ def greedy_decode(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Option
     Raises:
         ValueError: ``src`` not a 2-D integer tensor; ``src_lens`` not one integer length per
             sentence, a length below 1 or above ``S``; ``max_len`` below 1 or not an
-            integer; ``record_topk`` negative or not an integer.
+            integer; ``record_topk`` negative or not an integer; ``src`` on another device
+            than the model's parameters.
         TypeError: ``model`` is not a :class:`~course_lib.models.Seq2Seq`.
     """
     _check_model(model)
     _check_src(src, src_lens)
+    _check_same_device(model, src)
     max_len = _check_max_len(max_len, src_lens)
     record_topk = _check_int("record_topk", record_topk, 0)
     batch_size = src.size(0)
@@ -460,12 +474,14 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
         ValueError: ``src`` / ``src_lens`` malformed (see :func:`greedy_decode`);
             ``beam_size``, ``n_best`` or ``max_len`` below 1 or not integers; ``n_best >
             beam_size``; ``alpha`` or ``beta`` negative, NaN or infinite; ``beta > 0`` for
-            a model without attention (the coverage penalty needs attention weights).
+            a model without attention (the coverage penalty needs attention weights);
+            ``src`` on another device than the model's parameters.
         TypeError: ``model`` is not a :class:`~course_lib.models.Seq2Seq`; ``record_steps``
             is not a bool.
     """
     _check_model(model)
     src_pad_mask = _check_src(src, src_lens)
+    _check_same_device(model, src)
     K, alpha, beta, n_best = _check_beam_args(beam_size, alpha, beta, n_best)
     record_steps = _check_flag("record_steps", record_steps)
     max_len = _check_max_len(max_len, src_lens)

@@ -370,3 +370,17 @@ def test_subword_tokenizer_constructor_refuses_bad_settings():
         data.SubwordTokenizer(tok._hf, {}, fingerprint=5)
     again = data.SubwordTokenizer(tok._hf, tok.settings, tok.fingerprint)
     assert again("3 may 1998") == tok("3 may 1998")
+
+
+def test_searches_refuse_a_batch_on_another_device_than_the_model():
+    model = tiny_bahdanau(10).to("meta")  # weights on another device than the CPU batch
+    with pytest.raises(ValueError, match="src is on cpu but the model on meta"):
+        decoding.greedy_decode(model, SRC, LENS)
+    with pytest.raises(ValueError, match="src is on cpu but the model on meta"):
+        decoding.beam_search(model, SRC, LENS, beam_size=2)
+
+
+def test_a_model_without_parameters_is_not_device_checked():
+    model = ScriptedModel([[5], [6]], with_params=False)
+    out = decoding.greedy_decode(model, SRC, LENS)
+    assert out.hypotheses(model.eos_id) == [[5], [6]]
