@@ -384,3 +384,14 @@ def test_a_model_without_parameters_is_not_device_checked():
     model = ScriptedModel([[5], [6]], with_params=False)
     out = decoding.greedy_decode(model, SRC, LENS)
     assert out.hypotheses(model.eos_id) == [[5], [6]]
+
+
+def test_data_cache_dir_that_is_a_file_is_a_value_error(tmp_path, monkeypatch):
+    a_file = tmp_path / "not_a_folder"
+    a_file.write_text("x")
+    for value in (a_file, a_file / "below"):
+        monkeypatch.setenv("COURSE_DATA_DIR", str(value))
+        with pytest.raises(ValueError, match="COURSE_DATA_DIR"):
+            data.data_cache_dir()
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "cache"))
+    assert data.data_cache_dir() == (tmp_path / "cache").resolve() and (tmp_path / "cache").is_dir()

@@ -65,16 +65,28 @@ def data_cache_dir() -> Path:
 
     Returns:
         An absolute :class:`~pathlib.Path`.
+
+    Raises:
+        ValueError: the chosen path (or one of its parents) is an existing file, not a
+            folder; the message names the environment variable to change.
     """
     env = os.environ.get("COURSE_DATA_DIR", "").strip()
     if env:
         path = Path(env).expanduser()
+        source = "COURSE_DATA_DIR"
     else:
         xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
         base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
         path = base / "course_lib"
+        source = "XDG_CACHE_HOME" if xdg else "COURSE_DATA_DIR"
     path = path.resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise ValueError(
+            f"the data cache {path} cannot be a folder: {err.filename or path} is a file; "
+            f"set {source} to a folder (e.g. {source}=~/.cache/course_lib)"
+        ) from None
     return path
 
 
