@@ -358,6 +358,9 @@ class Hypothesis:
             source length.
         finished: True when the hypothesis ended with ``<eos>``; False when ``max_len``
             stopped it.
+
+    Raises:
+        TypeError: ``tokens`` is a str or not a list of integer ids; ``finished`` not a bool.
     """
 
     tokens: List[int]
@@ -365,6 +368,15 @@ class Hypothesis:
     log_prob: float
     attn_weights: Optional[Tensor]
     finished: bool
+
+    def __post_init__(self) -> None:
+        if isinstance(self.tokens, (str, bytes)) or not isinstance(self.tokens, (list, tuple)):
+            raise TypeError(f"Hypothesis.tokens must be a list of target ids, got {type(self.tokens).__name__} "
+                            f"({self.tokens!r:.40}); encode tokens with Vocab.encode first")
+        if not all(_is_int(t) for t in self.tokens):
+            raise TypeError(f"Hypothesis.tokens must hold integer ids, got {list(self.tokens)!r:.60}")
+        if not isinstance(self.finished, bool):
+            raise TypeError(f"Hypothesis.finished must be True or False, got {self.finished!r}")
 
     @property
     def length(self) -> int:

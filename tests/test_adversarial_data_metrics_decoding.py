@@ -395,3 +395,15 @@ def test_data_cache_dir_that_is_a_file_is_a_value_error(tmp_path, monkeypatch):
             data.data_cache_dir()
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "cache"))
     assert data.data_cache_dir() == (tmp_path / "cache").resolve() and (tmp_path / "cache").is_dir()
+
+
+@pytest.mark.parametrize("tokens", ["abc", None, ["a", "b"], [1.5], [True]])
+def test_hypothesis_refuses_tokens_that_are_not_integer_ids(tokens):
+    with pytest.raises(TypeError, match="Hypothesis.tokens"):
+        decoding.Hypothesis(tokens, 0.0, 0.0, None, True)
+
+
+def test_hypothesis_refuses_a_non_bool_finished():
+    with pytest.raises(TypeError, match="finished"):
+        decoding.Hypothesis([4], 0.0, 0.0, None, "yes")
+    assert decoding.Hypothesis((4, np.int64(5)), 0.0, 0.0, None, False).length == 2
