@@ -162,13 +162,18 @@ def save_bundle(path: str | os.PathLike, model, corpus, metrics: Optional[Dict[s
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        TypeError: ``model`` is not a course model, ``note`` not a str, ``metrics`` not a dict.
+        TypeError: ``path`` is not a str or path, ``model`` is not a course model, ``note`` not
+            a str, ``metrics`` not a dict.
         ValueError: the corpus' vocabulary sizes differ from the model's (a model/corpus
             mismatch), a tokeniser that cannot be stored, metrics that are not plain data,
             ``path`` an existing folder.
         OSError: the file system refused the write (read-only folder, parent is a file...);
             no file, partial or temporary, is left behind.
     """
+    if isinstance(path, bool) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a file path (str or Path), got {type(path).__name__}")
+    if not str(path).strip():
+        raise ValueError("path is empty; give a file name such as 'model.bundle.zip'")
     model = _unwrap(model)
     name = type(model).__name__
     if name not in MODEL_CLASSES or not isinstance(model, MODEL_CLASSES[name][0]):
@@ -326,8 +331,16 @@ class Translator:
                               max_len=max_len, beam_size=beam_size, alpha=alpha, beta=beta, n_best=n_best)
 
     def detokenize(self, tokens: Sequence[str]) -> str:
-        """Target tokens -> text with the target tokeniser's ``detokenize``."""
-        return self.tgt_tokenizer.detokenize(list(tokens))
+        """Target tokens -> text with the target tokeniser's ``detokenize``.
+
+        Raises:
+            TypeError (``course_lib.viz.InputTypeError``, also a ValueError): ``tokens`` is a
+                bare str (it would be read letter by letter: pass ``Translation.tokens``), not a
+                list, or holds non-str items.
+        """
+        from .viz import check_tokens
+
+        return self.tgt_tokenizer.detokenize(check_tokens(tokens, "tokens", allow_empty=True))
 
     def translate_text(self, sentences: str | Sequence[str], beam_size: int = 5, alpha: float = 0.6,
                        beta: float = 0.0, max_len: Optional[int] = None) -> List[str]:
@@ -483,7 +496,7 @@ def _load_from_zip(zf: zipfile.ZipFile, path: Path, dev: torch.device) -> Transl
                           f"{manifest.get('format') if isinstance(manifest, dict) else None!r}, "
                           f"expected {BUNDLE_FORMAT!r})")
     version = manifest.get("version")
-    if version != BUNDLE_VERSION:
+    if isinstance(version, bool) or version != BUNDLE_VERSION:
         raise BundleError(f"{path}: a bundle of format version {version!r}, but this course_lib "
                           f"({__version__}) reads version {BUNDLE_VERSION}; use the course_lib version that "
                           f"wrote it ({manifest.get('library_version', '?')}) or save the model again")

@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .fonts import font_rc
-from .viz import InputTypeError, _check_bleu_frames, check_int, check_tokens, plot_attention
+from .viz import InputTypeError, _check_bleu_frames, check_int, check_text, check_tokens, plot_attention
 
 __all__ = ["compare_bleu_by_length", "plot_variant_comparison", "plot_attention_grid", "plot_beam_sweep"]
 
@@ -42,10 +42,12 @@ def compare_bleu_by_length(frames: Dict[str, "object"], baseline: Optional[str] 
     Raises:
         ValueError: no frames; a table without ``bucket``/``sentences``/``bleu`` columns;
             the buckets differ between frames; ``baseline`` unknown.
+        InputTypeError: ``baseline`` is not a str (or None).
     """
     import pandas as pd
 
     names = _check_bleu_frames(frames)
+    baseline = check_text(baseline, "baseline")
     first = frames[names[0]]
     table = pd.DataFrame({"bucket": list(first["bucket"]), "sentences": list(first["sentences"])})
     for name in names:
@@ -74,19 +76,25 @@ def plot_variant_comparison(table, metrics: Sequence[Tuple[str, str]] = (("val_p
     Raises:
         ValueError: the table is empty, lacks ``name_column`` or a metric's column (the
             message lists the columns there are), or a metric column is not numeric;
-            ``metrics`` is empty. InputTypeError: ``table`` is not a DataFrame, or a
-            metric is not a ``(column, title)`` pair.
+            ``metrics`` is empty. InputTypeError: ``table`` is not a DataFrame, a
+            metric is not a ``(column, title)`` pair of str, ``metrics`` is not a list,
+            ``name_column`` or ``title`` is not a str.
     """
     import seaborn as sns
 
     if not hasattr(table, "columns") or not hasattr(table, "__len__"):
         raise InputTypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")
-    if isinstance(metrics, (str, bytes)) or not metrics:
+    name_column = check_text(name_column, "name_column", allow_none=False)
+    title = check_text(title, "title", allow_none=False)
+    if isinstance(metrics, (str, bytes)) or not isinstance(metrics, (list, tuple)):
+        raise InputTypeError(f"metrics must be a list of (column, axis title) pairs, got {type(metrics).__name__}")
+    if not metrics:
         raise ValueError("metrics must be a non-empty list of (column, axis title) pairs")
     metrics = list(metrics)
     for m in metrics:
-        if isinstance(m, (str, bytes)) or len(m) != 2:
-            raise InputTypeError(f"each metric must be a (column, axis title) pair, got {m!r}")
+        if (isinstance(m, (str, bytes)) or not isinstance(m, (list, tuple)) or len(m) != 2
+                or not all(isinstance(part, str) for part in m)):
+            raise InputTypeError(f"each metric must be a (column, axis title) pair of str, got {m!r:.60}")
     missing = [c for c in [name_column, *(c for c, _ in metrics)] if c not in table.columns]
     if missing:
         raise ValueError(f"the table lacks the column(s) {missing}; it has {list(table.columns)}")
@@ -139,6 +147,7 @@ def plot_attention_grid(panels: Dict[str, tuple], ncols: Optional[int] = None) -
         ValueError: no panels, a panel that is not a ``(weights, src_tokens, tgt_tokens)``
             triple, labels that do not fit a panel's weights (as
             :func:`course_lib.viz.plot_attention`), or ``ncols`` below 1.
+        InputTypeError: ``panels`` not a dict, a title that is not a str.
     """
     if not isinstance(panels, dict):
         raise InputTypeError(f"panels must be a dict {{title: (weights, src_tokens, tgt_tokens)}}, "
@@ -146,6 +155,7 @@ def plot_attention_grid(panels: Dict[str, tuple], ncols: Optional[int] = None) -
     if not panels:
         raise ValueError("plot_attention_grid needs at least one panel")
     for title, panel in panels.items():
+        check_text(title, "each panel title (the dict key)", allow_none=False)
         if isinstance(panel, (str, bytes)) or not isinstance(panel, (tuple, list)) or len(panel) != 3:
             raise ValueError(f"panel {title!r} must be a (weights [T, S], src_tokens, tgt_tokens) triple")
         check_tokens(panel[1], f"src_tokens of panel {title!r}")
@@ -185,9 +195,16 @@ def plot_beam_sweep(table, x: str = "beam_size", y: str = "bleu", hue: Optional[
     Raises:
         ValueError: an empty table; a missing column (the message lists the columns there
             are); beam sizes that are not positive integers; a metric column that is not
-            numeric. InputTypeError: ``table`` is not a DataFrame.
+            numeric. InputTypeError: ``table`` is not a DataFrame; ``x`` or ``y`` not a str,
+            ``hue``/``ylabel`` not a str or None, ``title`` not a str.
     """
     import seaborn as sns
+
+    x = check_text(x, "x", allow_none=False)
+    y = check_text(y, "y", allow_none=False)
+    hue = check_text(hue, "hue")
+    title = check_text(title, "title", allow_none=False)
+    ylabel = check_text(ylabel, "ylabel")
 
     if not hasattr(table, "columns") or not hasattr(table, "__len__"):
         raise InputTypeError(f"table must be a pandas DataFrame, got {type(table).__name__}")

@@ -128,7 +128,8 @@ def attention_steps(
             not ``[S, H]`` with the same ``H``, no encoder states, a ``pad_mask`` of the
             wrong length), NaN or infinite numbers, a temperature that is not positive, an
             unknown score function, or every position masked.
-        InputTypeError: a str (or other non-numbers) where numbers are expected.
+        InputTypeError: a str (or other non-numbers) where numbers are expected; a
+            ``pad_mask`` that is not a list of bools (True/False, 0/1).
     """
     h_t = _as_float_array(decoder_state, "decoder_state")
     enc = _as_float_array(encoder_states, "encoder_states")
@@ -151,7 +152,7 @@ def attention_steps(
     else:
         if isinstance(pad_mask, (str, bytes)):
             raise InputTypeError("pad_mask must be a list of bools (True at padding), got a str")
-        mask = torch.as_tensor(np.asarray(list(pad_mask), dtype=bool))
+        mask = torch.as_tensor(_as_bool_mask(pad_mask))
     if mask.shape != (S,):
         raise ValueError(f"pad_mask must have {S} entries (one per encoder state), got {tuple(mask.shape)}")
     if module is None:
@@ -190,6 +191,21 @@ def _as_float_array(values, name: str) -> torch.Tensor:
     return torch.as_tensor(arr)
 
 
+def _as_bool_mask(pad_mask) -> np.ndarray:
+    """``pad_mask`` as a bool array; only bools (or 0/1) are accepted, never truthy strings or 0.5."""
+    if hasattr(pad_mask, "detach"):
+        pad_mask = pad_mask.detach().cpu().numpy()
+    try:
+        arr = np.asarray(pad_mask if isinstance(pad_mask, np.ndarray) else list(pad_mask))
+    except (TypeError, ValueError):
+        raise InputTypeError(f"pad_mask must be a list of bools (True at padding), got {type(pad_mask).__name__}") from None
+    if arr.size and arr.dtype != bool:
+        ok = arr.dtype.kind in "iuf" and np.isin(arr, (0, 1)).all()
+        if not ok:
+            raise InputTypeError(f"pad_mask must hold bools (True at padding) or 0/1, got {arr.tolist()!r:.60}")
+    return arr.astype(bool)
+
+
 def _name_of(module: Attention, default: str) -> str:
     for name, cls in SCORE_FUNCTIONS.items():
         if type(module) is cls and name == default:
@@ -212,15 +228,24 @@ def compare_score_functions(
         ``{name: steps}`` in the order of ``names``.
 
     Raises:
-        ValueError: ``names`` is empty, or as :func:`attention_steps`. InputTypeError: a
-            bare str for ``names`` (give a list, e.g. ``["dot"]``).
+        ValueError: ``names`` is empty or names one function twice, or as
+            :func:`attention_steps`. InputTypeError: a bare str for ``names`` (give a list,
+            e.g. ``["dot"]``), or ``names`` not a list.
     """
     if isinstance(names, str):
         raise InputTypeError(f"names must be a list of score-function names, got the str {names!r}; "
                              f"use [{names!r}]")
-    names = list(names)
+    try:
+        names = list(names)
+    except TypeError:
+        raise InputTypeError(f"names must be a list of score-function names, got {type(names).__name__}") from None
     if not names:
         raise ValueError("names is empty: give at least one score function")
+    for n in names:
+        if not isinstance(n, str):
+            raise InputTypeError(f"names must hold str score-function names, got {n!r}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"names lists a score function twice ({names}); each gets one entry in the result")
     return {n: attention_steps(decoder_state, encoder_states, n, temperature) for n in names}
 
 
@@ -266,7 +291,7 @@ _STEPS_KEYS = ("decoder_state", "encoder_states", "scores", "weights", "weighted
 
 def _check_figure_args(figsize, dpi) -> None:
     if figsize is not None:
-        if isinstance(figsize, (str, bytes)) or len(figsize) != 2:
+        if isinstance(figsize, (str, bytes)) or not isinstance(figsize, (tuple, list)) or len(figsize) != 2:
             raise ValueError(f"figsize must be (width, height) in inches, got {figsize!r}")
         for v in figsize:
             check_real(v, "figsize", positive=True)

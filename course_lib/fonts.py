@@ -94,6 +94,8 @@ def _check_paths(extra_paths) -> list[Path]:
         if not isinstance(p, (str, os.PathLike)):
             raise TypeError(f"extra_paths must hold str or path font files, got {type(p).__name__}")
         path = Path(p).expanduser()
+        if path.is_dir():
+            raise ValueError(f"font file {path} is a folder; give the .ttf/.otf file itself")
         if not path.is_file():
             raise ValueError(f"font file {path} does not exist")
         out.append(path)
@@ -227,11 +229,13 @@ def missing_glyphs(texts: str | Iterable[str], family: str | Sequence[str] | Non
         ignored); empty when everything can be drawn.
 
     Raises:
-        TypeError: ``texts`` holds something other than str; ``family`` has the wrong type.
+        TypeError: ``texts`` holds something other than str (or is a dict); ``family`` has the
+            wrong type (not a str or a list/tuple of str).
+        ValueError: ``family`` is empty or a blank name.
     """
     if isinstance(texts, str):
         texts = [texts]
-    if isinstance(texts, (bytes, bytearray)) or not hasattr(texts, "__iter__"):
+    if isinstance(texts, (bytes, bytearray, dict)) or not hasattr(texts, "__iter__"):
         raise TypeError(f"texts must be str or a list of str, got {type(texts).__name__}")
     texts = list(texts)
     for t in texts:
@@ -244,8 +248,10 @@ def missing_glyphs(texts: str | Iterable[str], family: str | Sequence[str] | Non
         family = list(matplotlib.rcParams["font.family"])
     elif isinstance(family, str):
         family = [family]
-    elif not all(isinstance(f, str) for f in family):
-        raise TypeError("family must be a font family name or a list of them")
+    elif not isinstance(family, (list, tuple)) or not all(isinstance(f, str) for f in family):
+        raise TypeError(f"family must be a font family name or a list of them, got {family!r:.40}")
+    if not family or any(not f.strip() for f in family):
+        raise ValueError(f"family must name at least one font family (no blank names), got {family!r}")
     props = font_manager.FontProperties(family=list(family))
     try:  # the fallback chain matplotlib draws with (matplotlib >= 3.6)
         paths = font_manager.fontManager._find_fonts_by_props(props)

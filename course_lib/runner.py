@@ -86,6 +86,8 @@ def run_lessons(lessons: List[Path], profile: str, out_dir: Path, timeout: int =
     Raises:
         ValueError: no lessons; a lesson that is not an existing ``.ipynb`` file; an unknown
             profile; ``timeout`` below 1; ``out_dir`` is an existing file.
+        TypeError (also a ValueError): ``lessons`` is not a path or a list of paths;
+            ``out_dir`` is not a path; ``kernel_name`` is not a non-empty str.
     """
     import nbformat
     from nbclient import NotebookClient
@@ -94,8 +96,19 @@ def run_lessons(lessons: List[Path], profile: str, out_dir: Path, timeout: int =
     from .profiles import profile_name
     from .utils import atomic_write
 
+    from .viz import InputTypeError
+
     if isinstance(lessons, (str, os.PathLike)):
         lessons = [lessons]
+    if not isinstance(lessons, (list, tuple)):
+        raise InputTypeError(f"lessons must be a list of notebook paths, got {type(lessons).__name__}")
+    bad_types = [p for p in lessons if not isinstance(p, (str, os.PathLike))]
+    if bad_types:
+        raise InputTypeError(f"lessons must hold paths (str or Path), got {bad_types[0]!r:.40}")
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise InputTypeError(f"out_dir must be a folder path (str or Path), got {type(out_dir).__name__}")
+    if not isinstance(kernel_name, str) or not kernel_name.strip():
+        raise InputTypeError(f"kernel_name must be a Jupyter kernel name such as 'python3', got {kernel_name!r:.40}")
     lessons = [Path(p) for p in lessons]
     if not lessons:
         raise ValueError("run_lessons needs at least one notebook")
@@ -185,8 +198,18 @@ def _has_tabulate() -> bool:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Command-line entry point (``course-run-lessons``); returns the exit status."""
+    """Command-line entry point (``course-run-lessons``); returns the exit status.
+
+    Raises:
+        TypeError (also a ValueError): ``argv`` is not a list of str (one str would be read
+            letter by letter). Bad arguments exit through argparse (``SystemExit(2)``).
+    """
     from .profiles import PROFILES, profile_name
+    from .viz import InputTypeError
+
+    if argv is not None and (isinstance(argv, (str, bytes)) or not isinstance(argv, (list, tuple))
+                             or not all(isinstance(a, str) for a in argv)):
+        raise InputTypeError(f"argv must be a list of str arguments (e.g. ['--profile', 'ci']), got {argv!r:.60}")
 
     parser = argparse.ArgumentParser(description="Execute every lesson headless and write a summary table.")
     parser.add_argument("--profile", choices=PROFILES, default=None,

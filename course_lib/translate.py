@@ -58,7 +58,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(prog: str = "course-translate") -> argparse.ArgumentParser:
-    """The command's argument parser (exposed for tests and documentation)."""
+    """The command's argument parser (exposed for tests and documentation).
+
+    Raises:
+        TypeError (``course_lib.viz.InputTypeError``, also a ValueError): ``prog`` is not a
+            non-empty str.
+    """
+    if not isinstance(prog, str) or not prog.strip():
+        from .viz import InputTypeError
+
+        raise InputTypeError(f"prog must be the command's name as a non-empty str, got {prog!r:.40}")
     p = _Parser(prog=prog, description=_DESCRIPTION, epilog=_EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("bundle", metavar="BUNDLE", help="the bundle file written by course_lib.bundle.save_bundle")
@@ -103,19 +112,25 @@ def attention_table(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str
         per target token; the largest weight of each row is marked with ``*``).
 
     Raises:
-        ValueError: ``weights`` is not 2-D, its shape does not match the labels, or a bad
-            ``decimals``. TypeError: a bare str for the tokens.
+        ValueError: ``weights`` is not 2-D, is empty, holds NaN or infinite values, or its
+            shape does not match the labels; a bad ``decimals``; no tokens.
+        TypeError (``course_lib.viz.InputTypeError``, also a ValueError): a bare str, ``None``
+            or non-str items for the tokens; weights that are not numbers.
     """
+    from numbers import Integral
+
     import numpy as np
 
-    for name, toks in (("src_tokens", src_tokens), ("tgt_tokens", tgt_tokens)):
-        if isinstance(toks, str) or not all(isinstance(t, str) for t in toks):
-            raise TypeError(f"{name} must be a list of token strings")
-    if isinstance(decimals, bool) or not isinstance(decimals, int) or not 0 <= decimals <= 4:
+    from .viz import as_matrix, check_tokens
+
+    src_tokens = check_tokens(src_tokens, "src_tokens")
+    tgt_tokens = check_tokens(tgt_tokens, "tgt_tokens")
+    if isinstance(decimals, bool) or not isinstance(decimals, Integral) or not 0 <= decimals <= 4:
         raise ValueError(f"decimals must be an integer in 0..4, got {decimals!r}")
-    w = weights.detach().cpu().float().numpy() if hasattr(weights, "detach") else np.asarray(weights, dtype=float)
-    if w.ndim != 2:
-        raise ValueError(f"attention weights must be a [T, S] matrix, got shape {tuple(w.shape)}")
+    decimals = int(decimals)
+    if hasattr(weights, "ndim") and weights.ndim != 2:
+        raise ValueError(f"attention weights must be a [T, S] matrix, got shape {tuple(weights.shape)}")
+    w = as_matrix(weights, "attention weights")
     if w.shape != (len(tgt_tokens), len(src_tokens)):
         raise ValueError(f"attention weights have shape {tuple(w.shape)} but there are {len(tgt_tokens)} target "
                          f"and {len(src_tokens)} source tokens")
@@ -140,11 +155,32 @@ def read_sentences(args_sentences: Sequence[str], file: Optional[str], stdin) ->
     ``stdin``; surrounding whitespace is stripped and blank lines are skipped.
 
     Raises:
-        ValueError: both sentences and ``file`` were given.
-        OSError: ``file`` cannot be read.
+        ValueError: both sentences and ``file`` were given; ``file`` is a folder.
+        TypeError (also a ValueError): ``args_sentences`` is a bare str (give a list) or holds
+            non-str items; ``file`` is not a path (a number would be read as a file
+            descriptor); ``stdin`` has no ``read()`` when it is needed.
+        OSError: ``file`` cannot be read (missing, no permission).
     """
+    from .viz import InputTypeError
+
+    if args_sentences is None:
+        args_sentences = []
+    if isinstance(args_sentences, (str, bytes)) or not isinstance(args_sentences, (list, tuple)):
+        raise InputTypeError(f"args_sentences must be a list of sentences, got {type(args_sentences).__name__} "
+                             f"({args_sentences!r:.40}); wrap one sentence in a list")
+    bad = [s for s in args_sentences if not isinstance(s, str)]
+    if bad:
+        raise InputTypeError(f"args_sentences must hold str sentences, got {bad[0]!r:.40} ({type(bad[0]).__name__})")
+    if file is not None and (isinstance(file, bool) or not isinstance(file, (str, os.PathLike))):
+        raise InputTypeError(f"file must be a path (str or Path) or None, got {type(file).__name__} ({file!r:.40})")
+    if file is not None and str(file) == "":
+        file = None
     if args_sentences and file:
         raise ValueError("give sentences either as arguments or with --file, not both")
+    if file and os.path.isdir(file):
+        raise ValueError(f"{file} is a folder; give a text file with one sentence per line")
+    if not args_sentences and not file and not callable(getattr(stdin, "read", None)):
+        raise InputTypeError(f"stdin must be a readable text stream (with .read()), got {type(stdin).__name__}")
     if args_sentences:
         raw = list(args_sentences)
     elif file:
@@ -166,8 +202,15 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = "course-translate") -
 
     The console script ``course-translate`` calls it. Never raises for bad input: errors
     become one line on standard error and status 2 (argparse's own usage errors exit with
-    ``SystemExit(2)``); Ctrl-C gives 130, a closed output pipe 0.
+    ``SystemExit(2)``); Ctrl-C gives 130, a closed output pipe 0. An ``argv`` that is not a
+    list of str (e.g. one str, which would be split into letters) is such an error too.
     """
+    if not isinstance(prog, str):
+        prog = "course-translate"
+    if argv is not None and (isinstance(argv, (str, bytes)) or not isinstance(argv, (list, tuple))
+                             or not all(isinstance(a, str) for a in argv)):
+        return _fail(prog, f"argv must be a list of str arguments (e.g. ['model.zip', 'Ein Hund.']), got "
+                           f"{argv!r:.60}")
     try:
         return _run(argv, prog)
     except KeyboardInterrupt:

@@ -72,6 +72,20 @@ def check_tokens(tokens: Any, name: str, allow_empty: bool = False) -> List[str]
     return tokens
 
 
+def check_text(value: Any, name: str, allow_none: bool = True) -> Optional[str]:
+    """``value`` as a str (a title or label); ``None`` passes when ``allow_none``.
+
+    Raises:
+        InputTypeError: anything else (a number, a list, a tensor...): convert it with ``str()`` first.
+    """
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str):
+        raise InputTypeError(f"{name} must be a str{' or None' if allow_none else ''}, got {type(value).__name__} "
+                             f"({value!r:.40}); pass text, e.g. {name}=str(x)")
+    return value
+
+
 def check_int(value: Any, name: str, low: Optional[int] = None, high: Optional[int] = None) -> int:
     """``value`` as an int in ``[low, high]`` (bools and floats are refused).
 
@@ -170,9 +184,12 @@ def plot_history(history, title: str = "training") -> Figure:
         A figure with two panels (losses in nats per target token).
 
     Raises:
-        InputTypeError: ``history`` has no ``steps``/``epochs`` lists.
-        ValueError: the history is empty (nothing trained yet) or holds NaN losses.
+        InputTypeError: ``history`` has no ``steps``/``epochs`` lists; ``title`` not a str.
+        ValueError: the history is empty (nothing trained yet), holds NaN or infinite losses
+            (training or validation), or records without ``step``/``loss`` and
+            ``epoch``/``train_loss`` numbers.
     """
+    title = check_text(title, "title", allow_none=False)
     steps_rec, epochs_rec = getattr(history, "steps", None), getattr(history, "epochs", None)
     if not isinstance(steps_rec, list) or not isinstance(epochs_rec, list):
         raise InputTypeError(f"plot_history needs a training History (with .steps and .epochs lists), "
@@ -184,10 +201,12 @@ def plot_history(history, title: str = "training") -> Figure:
         losses = np.asarray([s["loss"] for s in steps_rec], dtype=float)
         epochs = [e["epoch"] for e in epochs_rec]
         train = np.asarray([e["train_loss"] for e in epochs_rec], dtype=float)
-    except (KeyError, TypeError) as err:
-        raise ValueError(f"history records need 'step'/'loss' and 'epoch'/'train_loss' entries: {err!r}") from None
-    if np.isnan(losses).any() or np.isnan(train).any():
-        raise ValueError("the history holds NaN losses: training diverged (lower the learning rate)")
+        val = (np.asarray([e["val_loss"] for e in epochs_rec], dtype=float)
+               if epochs_rec and all("val_loss" in e for e in epochs_rec) else np.zeros(0))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"history records need 'step'/'loss' and 'epoch'/'train_loss' numbers: {err!r}") from None
+    if not (np.isfinite(losses).all() and np.isfinite(train).all() and np.isfinite(val).all()):
+        raise ValueError("the history holds NaN or infinite losses: training diverged (lower the learning rate)")
     fig = Figure(figsize=(10, 3.5))
     ax1, ax2 = fig.subplots(1, 2)
     ax1.plot(steps, losses, lw=0.8, alpha=0.8)
@@ -223,10 +242,17 @@ def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str]
     Raises:
         ValueError: ``weights`` is not 2-D or holds NaN; its rows do not match the target
             tokens or its columns the source tokens (the message says which); ``upto``
-            outside ``0..T``. InputTypeError: a bare str for the tokens.
+            outside ``0..T``. InputTypeError: a bare str for the tokens; ``title`` not a str;
+            ``ax`` not a matplotlib ``Axes``; ``annotate`` not a bool.
     """
     import seaborn as sns
+    from matplotlib.axes import Axes
 
+    title = check_text(title, "title")
+    if ax is not None and not isinstance(ax, Axes):
+        raise InputTypeError(f"ax must be a matplotlib Axes (e.g. fig.subplots()) or None, got {type(ax).__name__}")
+    if annotate is not None and not isinstance(annotate, (bool, np.bool_)):
+        raise InputTypeError(f"annotate must be True, False or None (automatic), got {annotate!r:.40}")
     src = check_tokens(src_tokens, "src_tokens")
     tgt = check_tokens(tgt_tokens, "tgt_tokens")
     w = as_matrix(weights, "attention weights")
@@ -278,6 +304,10 @@ def _check_bleu_frames(frames) -> List[str]:
             raise ValueError(f"the table of {name!r} lacks the column(s) {missing}; use metrics.bleu_by_length")
         if len(df) == 0:
             raise ValueError(f"the table of {name!r} has no buckets")
+        try:
+            np.asarray(df["bleu"], dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(f"the 'bleu' column of {name!r} must hold numbers, got {list(df['bleu'])[:3]}") from None
         if first is None:
             first = df
         elif list(df["bucket"]) != list(first["bucket"]):
@@ -297,8 +327,10 @@ def plot_bleu_by_length(frames: Dict[str, "object"], title: str = "BLEU by sourc
 
     Raises:
         ValueError: no tables, a table without ``bucket``/``sentences``/``bleu`` columns or
-            rows, or buckets that differ between tables.
+            rows, a ``bleu`` column that is not numbers, or buckets that differ between tables.
+        InputTypeError: ``frames`` not a dict; ``title`` not a str.
     """
+    title = check_text(title, "title", allow_none=False)
     import pandas as pd
     import seaborn as sns
 
@@ -321,9 +353,13 @@ def plot_bleu_by_length(frames: Dict[str, "object"], title: str = "BLEU by sourc
 def plot_length_histogram(lengths: Dict[str, Sequence[int]], title: str = "sentence lengths") -> Figure:
     """Histograms of token counts, e.g. ``{"de": [...], "en": [...]}``.
 
+    Lengths up to 200 get one bin per token count; longer ones share about 200 bins.
+
     Raises:
-        ValueError: no series, an empty series, or lengths that are not positive integers.
+        ValueError: no series, an empty series, or lengths that are not non-negative integers
+            (a flat list per series). InputTypeError: ``lengths`` not a dict; ``title`` not a str.
     """
+    title = check_text(title, "title", allow_none=False)
     if not isinstance(lengths, Mapping):
         raise InputTypeError(f"lengths must be a dict {{name: list of lengths}}, got {type(lengths).__name__}")
     if not lengths:
@@ -332,7 +368,12 @@ def plot_length_histogram(lengths: Dict[str, Sequence[int]], title: str = "sente
     for name, values in lengths.items():
         if isinstance(values, (str, bytes)):
             raise InputTypeError(f"lengths[{name!r}] must be a list of token counts, got a str")
-        arr = np.asarray(list(values))
+        try:
+            arr = np.asarray(list(values))
+        except (TypeError, ValueError):
+            raise InputTypeError(f"lengths[{name!r}] must be a list of token counts, got {type(values).__name__}") from None
+        if arr.ndim != 1:
+            raise ValueError(f"lengths[{name!r}] must be a flat list of token counts, got shape {arr.shape}")
         if arr.size == 0:
             raise ValueError(f"lengths[{name!r}] is empty")
         if arr.dtype.kind not in "iu" or (arr < 0).any():
@@ -341,7 +382,8 @@ def plot_length_histogram(lengths: Dict[str, Sequence[int]], title: str = "sente
     fig = Figure(figsize=(6, 3))
     ax = fig.subplots()
     top = max(int(v.max()) for v in series.values())
-    bins = np.arange(-0.5, top + 1.5)
+    width = max(1, math.ceil((top + 1) / 200))  # at most ~200 bins, never one per unit of a huge count
+    bins = np.arange(-0.5, top + width + 0.5, width)
     for name, values in series.items():
         ax.hist(values, bins=bins, alpha=0.55, label=name)
     ax.set(xlabel="tokens per sentence", ylabel="sentences", title=title)
@@ -361,6 +403,22 @@ def _check_trace(trace, src_tokens) -> List[str]:
         raise InputTypeError(f"trace[{bad[0]}] is a {type(trace[bad[0]]).__name__}, not a decoding.StepTrace "
                              f"(with {', '.join(fields)})")
     src = check_tokens(src_tokens, "src_tokens")
+    for i, s in enumerate(trace):
+        if not isinstance(s.token, str):
+            raise InputTypeError(f"trace[{i}].token must be a str, got {type(s.token).__name__}")
+        check_tokens(s.prefix if s.prefix is not None else [], f"trace[{i}].prefix", allow_empty=True)
+        check_tokens(s.topk_tokens, f"trace[{i}].topk_tokens")
+        if s.attn_weights is not None:
+            if isinstance(s.attn_weights, (str, bytes)):
+                raise InputTypeError(f"trace[{i}].attn_weights must be numbers, got a str")
+            try:
+                a = np.asarray(s.attn_weights.detach().cpu() if hasattr(s.attn_weights, "detach") else s.attn_weights,
+                               dtype=float)
+            except (TypeError, ValueError):
+                raise InputTypeError(f"trace[{i}].attn_weights must be a list of numbers") from None
+            if a.ndim != 1 or not np.isfinite(a).all():
+                raise ValueError(f"trace[{i}].attn_weights must be one finite weight per source position "
+                                 f"(shape [S]), got shape {a.shape}{' with NaN/inf' if a.ndim == 1 else ''}")
     return src
 
 
@@ -375,7 +433,9 @@ def plot_decoder_step(trace: List, src_tokens: Sequence[str], step: int) -> Figu
     Raises:
         StepOutOfRange (a ValueError and IndexError): ``step`` is outside the trace.
         ValueError: an empty trace; attention whose length differs from ``src_tokens``;
-            NaN probabilities. InputTypeError: a bare str for the tokens.
+            NaN probabilities or attention weights, attention that is not 1-D.
+        InputTypeError: a bare str for the tokens (``src_tokens`` or a step's
+            ``topk_tokens``/``prefix``); a step whose ``token`` is not a str.
     """
     src = _check_trace(trace, src_tokens)
     step = check_step(step, len(trace))
@@ -443,6 +503,10 @@ class BeamEntry:
             ``"stopped"`` (cut by ``max_len`` before ``<eos>``) or ``"pruned"`` (in the beam at
             the previous step, but neither it nor any of its extensions is kept now).
         log_prob: its log-probability (nats), if known.
+
+    Raises:
+        InputTypeError: ``tokens`` is a bare str or holds non-str.
+        ValueError: an unknown ``status``; ``score`` or ``log_prob`` not a number or NaN.
     """
 
     tokens: Tuple[str, ...]
@@ -454,10 +518,13 @@ class BeamEntry:
         if isinstance(self.tokens, (str, bytes)):
             raise InputTypeError(f"BeamEntry.tokens must be a sequence of tokens, got the str {self.tokens!r}")
         object.__setattr__(self, "tokens", tuple(check_tokens(self.tokens, "BeamEntry.tokens", allow_empty=True)))
-        if self.status not in BEAM_COLORS:
+        if not isinstance(self.status, str) or self.status not in BEAM_COLORS:
             raise ValueError(f"BeamEntry.status must be one of {sorted(BEAM_COLORS)}, got {self.status!r}")
         if isinstance(self.score, bool) or not isinstance(self.score, Real) or math.isnan(float(self.score)):
             raise ValueError(f"BeamEntry.score must be a number (not NaN), got {self.score!r}")
+        if self.log_prob is not None and (isinstance(self.log_prob, bool) or not isinstance(self.log_prob, Real)
+                                          or math.isnan(float(self.log_prob))):
+            raise ValueError(f"BeamEntry.log_prob must be None or a number (not NaN), got {self.log_prob!r:.40}")
 
 
 def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
@@ -544,9 +611,10 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
 
     Raises:
         ValueError: empty or malformed frames; ``max_rows`` below 1.
-        StepOutOfRange: ``step`` outside the frames.
+        StepOutOfRange: ``step`` outside the frames. InputTypeError: ``title`` not a str.
     """
     _check_beam_frames(frames)
+    title = check_text(title, "title")
     step = check_step(step, len(frames))
     max_rows = check_int(max_rows, "max_rows", low=1)
     order = {"kept": 0, "finished": 0, "stopped": 0, "pruned": 1}
@@ -606,8 +674,10 @@ def plot_beam_tree(frames: Sequence[Sequence[BeamEntry]], upto: Optional[int] = 
 
     Raises:
         ValueError: empty or malformed frames. StepOutOfRange: ``upto`` outside the frames.
+        InputTypeError: ``title`` not a str.
     """
     _check_beam_frames(frames)
+    title = check_text(title, "title")
     last = len(frames) - 1 if upto is None else check_step(upto, len(frames), "upto")
     nodes: Dict[Tuple[int, Tuple[str, ...]], Tuple[float, float]] = {}
     pruned_at: Dict[Tuple[str, ...], int] = {}
@@ -681,7 +751,8 @@ def format_n_best(n_best: Sequence[Tuple[Sequence[str], float]]) -> str:
         n_best: ``(tokens, score)`` pairs, best first.
 
     Raises:
-        ValueError: an empty list. InputTypeError: tokens given as a bare str.
+        ValueError: an empty list; a score that is not a number or is NaN.
+        InputTypeError: tokens given as a bare str; an item that is not a ``(tokens, score)`` pair.
     """
     if isinstance(n_best, (str, bytes)) or not isinstance(n_best, Sequence):
         raise InputTypeError(f"n_best must be a list of (tokens, score) pairs, got {type(n_best).__name__}")
@@ -689,8 +760,12 @@ def format_n_best(n_best: Sequence[Tuple[Sequence[str], float]]) -> str:
         raise ValueError("n_best is empty: the search returned no hypotheses")
     rows = []
     for i, pair in enumerate(n_best):
+        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+            raise InputTypeError(f"n_best[{i}] must be a (tokens, score) pair, got {pair!r:.60}")
         tokens, score = pair
         tokens = check_tokens(tokens, f"n_best[{i}] tokens", allow_empty=True)
+        if isinstance(score, bool) or not isinstance(score, Real) or math.isnan(float(score)):
+            raise ValueError(f"n_best[{i}] score must be a number (not NaN), got {score!r:.40}")
         score = float(score)
         rows.append(f"<tr><td>{i + 1}</td><td>{html.escape(' '.join(tokens))}</td><td>{score:.3f}</td></tr>")
     return ("<table class='course-nbest'><tr><th>rank</th><th>translation</th><th>score</th></tr>"
@@ -723,8 +798,10 @@ def translator_frame(translation, choice: int = 0, detokenize=None, title: Optio
     Raises:
         ValueError: ``choice`` outside ``0 .. len(alternatives)``; attention weights whose
             shape does not match the tokens (from :func:`plot_attention`).
-        InputTypeError: ``translation`` is not a Translation; ``detokenize`` not callable.
+        InputTypeError: ``translation`` is not a Translation; ``detokenize`` not callable;
+            ``title`` not a str; ``detokenize`` returns something other than a str.
     """
+    title = check_text(title, "title")
     if not all(hasattr(translation, a) for a in ("tokens", "src_tokens", "attn_weights", "row_labels", "alternatives")):
         raise InputTypeError(f"translation must be a course_lib.decoding.Translation, got {type(translation).__name__}")
     hyps = [translation] + list(translation.alternatives)
@@ -733,9 +810,13 @@ def translator_frame(translation, choice: int = 0, detokenize=None, title: Optio
         detokenize = " ".join
     if not callable(detokenize):
         raise InputTypeError(f"detokenize must be callable tokens -> str, got {type(detokenize).__name__}")
+    texts = [detokenize(list(hyp.tokens)) for hyp in hyps]
+    bad = [t for t in texts if not isinstance(t, str)]
+    if bad:
+        raise InputTypeError(f"detokenize must return a str, it returned {type(bad[0]).__name__} ({bad[0]!r:.40})")
     rows = []
     for rank, hyp in enumerate(hyps):
-        text = html.escape(detokenize(list(hyp.tokens)))
+        text = html.escape(texts[rank])
         score = "n/a" if hyp.score is None else f"{float(hyp.score):.3f}"
         mark, cls = ("▶", " class='chosen' style='font-weight:bold;background:#eef'") if rank == choice else ("", "")
         rows.append(f"<tr{cls}><td>{mark}{rank + 1}</td><td>{text}</td><td>{score}</td></tr>")
@@ -746,5 +827,5 @@ def translator_frame(translation, choice: int = 0, detokenize=None, title: Optio
         return table, None
     score = "" if chosen.score is None else f" (score {float(chosen.score):.3f})"
     fig = plot_attention(chosen.attn_weights, chosen.src_tokens, chosen.row_labels,
-                         title=title if title is not None else f"#{choice + 1}: {detokenize(list(chosen.tokens))}{score}")
+                         title=title if title is not None else f"#{choice + 1}: {texts[choice]}{score}")
     return table, figure_to_png(fig)

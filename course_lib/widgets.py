@@ -30,7 +30,7 @@ from typing import Any, Callable, List, Optional, Sequence
 from .data import EOS
 from .explorer import (EXAMPLE_DECODER_STATE, EXAMPLE_ENCODER_STATES, EXPLORER_SCORE_NAMES, attention_steps,
                        describe_step, format_steps, plot_attention_steps, plot_explorer)
-from .viz import (InputTypeError, beam_frames, beam_step_caption, check_int, check_real, check_tokens,
+from .viz import (InputTypeError, beam_frames, beam_step_caption, check_int, check_real, check_text, check_tokens,
                   figure_to_png, format_n_best, plot_attention, plot_beam_step, plot_beam_tree, stepper_frame)
 
 __all__ = ["PlaySlider", "play_slider", "decoder_stepper", "attention_animation", "stepper_frame",
@@ -94,9 +94,14 @@ def play_slider(n_frames: int, render: Callable[[int], None], interval_ms: int =
         :class:`PlaySlider` (display its ``box``).
 
     Raises:
-        ValueError: ``n_frames`` or ``interval_ms`` below 1. InputTypeError: ``render`` not callable.
+        ValueError: ``n_frames`` or ``interval_ms`` below 1. InputTypeError: ``render`` not callable;
+            ``description`` not a str; a CSS class not a str (or None).
     """
     import ipywidgets as w
+
+    description = check_text(description, "description", allow_none=False)
+    slider_class = check_text(slider_class, "slider_class")
+    play_class = check_text(play_class, "play_class")
 
     n_frames = check_int(n_frames, "n_frames", low=1)
     interval_ms = check_int(interval_ms, "interval_ms", low=1)
@@ -118,6 +123,21 @@ def play_slider(n_frames: int, render: Callable[[int], None], interval_ms: int =
 # -- lessons 01, 03, 04: the decoder stepper and the attention animation ---------------------
 
 
+def _check_model_and_vocabs(model, src_vocab, tgt_vocab) -> None:
+    """Refuse a model that is not a Seq2Seq and vocabularies that are not its ``Vocab`` objects."""
+    import torch
+
+    if not isinstance(model, torch.nn.Module) or not all(hasattr(model, a) for a in ("encode", "decode_step")):
+        raise InputTypeError(f"model must be a course_lib.models.Seq2Seq, got {type(model).__name__}")
+    for name, vocab, size_attr in (("src_vocab", src_vocab, "src_vocab_size"), ("tgt_vocab", tgt_vocab, "tgt_vocab_size")):
+        if not hasattr(vocab, "itos") or not hasattr(vocab, "eos_id"):
+            raise InputTypeError(f"{name} must be a course_lib.data.Vocab, got {type(vocab).__name__}")
+        size = getattr(model, size_attr, None)
+        if size is not None and len(vocab.itos) != size:
+            raise ValueError(f"{name} has {len(vocab.itos)} tokens but the model was built for {size}; "
+                             "pass the vocabularies the model was trained with")
+
+
 def decoder_stepper(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, k: int = 5,
                     max_len: Optional[int] = None, interval_ms: int = 900):
     """A Play button and a slider that step the decoder through the greedy translation of a sentence.
@@ -136,8 +156,10 @@ def decoder_stepper(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, k
         ``ipywidgets.VBox``.
 
     Raises:
-        ValueError: an empty sentence (no tokens), ``k`` or ``interval_ms`` below 1.
-        InputTypeError: ``sentence`` is not a str; ``src_tokenizer`` is not callable.
+        ValueError: an empty sentence (no tokens), ``k`` or ``interval_ms`` below 1;
+            vocabularies whose sizes differ from the model's.
+        InputTypeError: ``sentence`` is not a str; ``src_tokenizer`` is not callable; a model
+            that is not a ``Seq2Seq``; vocabularies that are not ``Vocab`` objects.
     """
     import ipywidgets as w
 
@@ -153,6 +175,7 @@ def decoder_stepper(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, k
     first_tokens = check_tokens(src_tokenizer(sentence), "the tokens of sentence", allow_empty=True)
     if not first_tokens:
         raise ValueError(f"sentence {sentence!r} has no tokens to translate")
+    _check_model_and_vocabs(model, src_vocab, tgt_vocab)
 
     text = w.Text(value=sentence, description="source:", layout=w.Layout(width="90%"), continuous_update=False)
     caption = w.HTML()
@@ -194,8 +217,11 @@ def attention_animation(translation, interval_ms: int = 700, title: str = ""):
     Raises:
         ValueError: the translation carries no attention weights (a model without attention),
             none at all (no decoder step), or their shape does not fit its tokens.
+        InputTypeError: not a Translation; ``title`` not a str.
     """
     import ipywidgets as w
+
+    title = check_text(title, "title", allow_none=False)
 
     for attr in ("tokens", "src_tokens", "attn_weights"):
         if not hasattr(translation, attr):
@@ -271,17 +297,32 @@ def score_function_explorer(
     Raises:
         ValueError: the inputs do not fit (as :func:`~course_lib.explorer.attention_steps`,
             ``pad_mask`` included), ``score_name`` is not among ``score_names``,
-            ``value_range`` is empty, or ``temperature`` is not positive.
-            InputTypeError: a bare str for ``score_names`` or ``pad_mask``.
+            ``value_range`` is empty, ``temperature`` is not positive, ``score_names`` is
+            empty or holds a name that is not a score function.
+            InputTypeError: a bare str (or a non-list) for ``score_names``, ``pad_mask`` or
+            ``value_range``.
     """
     import ipywidgets as w
 
+    from .attention import SCORE_FUNCTIONS
+
     if isinstance(score_names, str):
         raise InputTypeError(f"score_names must be a list of score-function names, got the str {score_names!r}")
-    score_names = list(score_names)
+    try:
+        score_names = list(score_names)
+    except TypeError:
+        raise InputTypeError(f"score_names must be a list of score-function names, got {type(score_names).__name__}") from None
+    if not score_names:
+        raise ValueError("score_names is empty: give the score functions the dropdown offers, e.g. ['dot']")
+    unknown = [n for n in score_names if not isinstance(n, str) or n not in SCORE_FUNCTIONS]
+    if unknown:
+        raise ValueError(f"score_names holds {unknown[0]!r}, which is not a score function; "
+                         f"use names from {list(SCORE_FUNCTIONS)}")
     if score_name not in score_names:
         raise ValueError(f"score_name {score_name!r} is not one of score_names {score_names}")
-    if isinstance(value_range, (str, bytes)) or len(value_range) != 2:
+    if isinstance(value_range, (str, bytes)) or not isinstance(value_range, (tuple, list)):
+        raise InputTypeError(f"value_range must be a (low, high) pair of numbers, got {type(value_range).__name__}")
+    if len(value_range) != 2:
         raise ValueError(f"value_range must be (low, high), got {value_range!r}")
     lo, hi = (check_real(v, "value_range") for v in value_range)
     if lo >= hi:
@@ -462,15 +503,7 @@ def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size:
     n_best = min(check_int(n_best, "n_best", low=1), beam_size)
     alpha = check_real(alpha, "alpha", low=0.0)
     beta = check_real(beta, "beta", low=0.0)
-    if not isinstance(model, torch.nn.Module) or not all(hasattr(model, a) for a in ("encode", "decode_step")):
-        raise InputTypeError(f"model must be a course_lib.models.Seq2Seq, got {type(model).__name__}")
-    for name, vocab, size_attr in (("src_vocab", src_vocab, "src_vocab_size"), ("tgt_vocab", tgt_vocab, "tgt_vocab_size")):
-        if not hasattr(vocab, "itos") or not hasattr(vocab, "eos_id"):
-            raise InputTypeError(f"{name} must be a course_lib.data.Vocab, got {type(vocab).__name__}")
-        size = getattr(model, size_attr, None)
-        if size is not None and len(vocab.itos) != size:
-            raise ValueError(f"{name} has {len(vocab.itos)} tokens but the model was built for {size}; "
-                             "pass the vocabularies the model was trained with")
+    _check_model_and_vocabs(model, src_vocab, tgt_vocab)
     device = next(model.parameters()).device
     ids = [src_vocab[t] for t in tokens] + [src_vocab.eos_id]
     src = torch.tensor([ids], dtype=torch.long, device=device)
@@ -545,7 +578,9 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
         ValueError: an empty sentence; settings out of range (``beam_size`` outside
             ``1..max_beam_size``, ``alpha`` outside ``0..2``, ``beta`` outside ``0..1``,
             ``n_best`` or ``interval_ms`` below 1); ``beta > 0`` for a model without attention.
-        InputTypeError: ``sentence`` not a str; ``src_tokenizer`` not callable.
+        InputTypeError: ``sentence`` not a str; ``src_tokenizer`` not callable; a model that
+            is not a ``Seq2Seq``; vocabularies that are not ``Vocab`` objects (a size mismatch
+            is a ValueError).
     """
     import ipywidgets as w
 
@@ -563,6 +598,7 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
     first = check_tokens(src_tokenizer(sentence), "the tokens of sentence", allow_empty=True)
     if not first:
         raise ValueError(f"sentence {sentence!r} has no tokens to translate")
+    _check_model_and_vocabs(model, src_vocab, tgt_vocab)
 
     style = {"description_width": "110px"}
     text = w.Text(value=sentence, description="source:", layout=w.Layout(width="90%"), continuous_update=False)
