@@ -464,7 +464,7 @@ def load_bundle(path: str | os.PathLike, device: Optional[str | torch.device] = 
         A :class:`Translator` (model in eval mode on ``device``).
 
     Raises:
-        BundleError (a ``ValueError``): the file is missing, not a bundle (not a zip, no
+        BundleError (a ``ValueError``): the path is empty, the file is missing, not a bundle (not a zip, no
             manifest), truncated or corrupted, of another format version, holds an unknown
             model class, a configuration the model refuses, or weights / vocabularies that do
             not fit the configuration. The message names the file and what to do; nothing is
@@ -474,6 +474,8 @@ def load_bundle(path: str | os.PathLike, device: Optional[str | torch.device] = 
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a file path (str or Path), got {type(path).__name__}")
+    if not str(path).strip():
+        raise BundleError("the bundle path is empty; give the path of a bundle file written by save_bundle")
     dev = _resolve_device(device)
     path = Path(path)
     if not path.exists():

@@ -268,7 +268,8 @@ def format_steps(steps: dict) -> str:
         context = [5, 6.94e-11, 1]
 
     Raises:
-        ValueError: ``steps`` is not a dict from :func:`attention_steps`.
+        ValueError: ``steps`` is not a dict from :func:`attention_steps` (missing keys, arrays
+            whose shapes do not fit together, NaN). InputTypeError: not a dict, or non-numbers in it.
     """
     _check_steps(steps)
     def vec(a):
@@ -304,6 +305,30 @@ def _check_steps(steps) -> None:
     missing = [k for k in _STEPS_KEYS if k not in steps]
     if missing:
         raise ValueError(f"steps lacks {missing}: pass the dict returned by attention_steps()")
+    shapes = {}
+    for key in ("decoder_state", "encoder_states", "scores", "weights", "weighted", "context", "pad_mask"):
+        value = steps[key]
+        if isinstance(value, (str, bytes)):
+            raise InputTypeError(f"steps[{key!r}] must be an array of numbers, got a str: pass the dict returned by "
+                                 "attention_steps()")
+        try:
+            arr = np.asarray(value, dtype=bool if key == "pad_mask" else np.float64)
+        except (TypeError, ValueError):
+            raise InputTypeError(f"steps[{key!r}] must be an array of numbers, got {type(value).__name__}: pass the "
+                                 "dict returned by attention_steps()") from None
+        if key != "pad_mask" and not np.isfinite(arr).all():
+            raise ValueError(f"steps[{key!r}] holds NaN or infinite values")
+        shapes[key] = arr.shape
+    S, H = shapes["encoder_states"] if len(shapes["encoder_states"]) == 2 else (-1, -1)
+    expected = {"decoder_state": (H,), "encoder_states": (S, H), "scores": (S,), "weights": (S,), "weighted": (S, H),
+                "context": (H,), "pad_mask": (S,)}
+    wrong = [f"{k} {shapes[k]} (expected {v})" for k, v in expected.items() if shapes[k] != v]
+    if S < 1 or H < 1 or wrong:
+        raise ValueError(f"steps holds arrays of shapes that do not fit together: {', '.join(wrong) or 'no states'}; "
+                         "pass the dict returned by attention_steps()")
+    if not isinstance(steps["score_name"], str):
+        raise InputTypeError(f"steps['score_name'] must be a str, got {type(steps['score_name']).__name__}")
+    check_real(steps["temperature"], "steps['temperature']", positive=True)
 
 
 def describe_step(steps: dict, upto_step: int) -> str:

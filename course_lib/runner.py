@@ -85,7 +85,8 @@ def run_lessons(lessons: List[Path], profile: str, out_dir: Path, timeout: int =
 
     Raises:
         ValueError: no lessons; a lesson that is not an existing ``.ipynb`` file; an unknown
-            profile; ``timeout`` below 1; ``out_dir`` is an existing file.
+            profile; ``timeout`` below 1; ``out_dir`` is an existing file, cannot be created
+            (e.g. a file in its path) or is not writable. Nothing is executed in these cases.
         TypeError (also a ValueError): ``lessons`` is not a path or a list of paths;
             ``out_dir`` is not a path; ``kernel_name`` is not a non-empty str.
     """
@@ -123,7 +124,13 @@ def run_lessons(lessons: List[Path], profile: str, out_dir: Path, timeout: int =
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir {out_dir} exists and is not a folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ValueError(f"cannot create out_dir {out_dir} ({err.strerror or err}); choose a folder you can "
+                         "write to") from None
+    if not os.access(out_dir, os.W_OK):
+        raise ValueError(f"out_dir {out_dir} is not writable; choose a folder you can write to")
     results_file = out_dir / "results.jsonl"
     results_file.write_text("")
     saved_env = {k: os.environ.get(k) for k in (RESULTS_ENV, "COURSE_PROFILE")}

@@ -54,12 +54,15 @@ def check_tokens(tokens: Any, name: str, allow_empty: bool = False) -> List[str]
     """``tokens`` as a list of str; refuses a bare ``str`` (it would be read letter by letter).
 
     Raises:
-        InputTypeError: ``tokens`` is a str, not a sequence, or holds something other than str.
+        InputTypeError: ``tokens`` is a str, a dict or set (no order), not a sequence, or holds
+            something other than str.
         ValueError: ``tokens`` is empty (unless ``allow_empty``).
     """
     if isinstance(tokens, (str, bytes)):
         raise InputTypeError(f"{name} must be a list of tokens, got the str {tokens!r}; "
                              f"tokenise it first (e.g. {name}={str(tokens).split()!r})")
+    if isinstance(tokens, (Mapping, set, frozenset)):  # no order, or keys instead of tokens
+        raise InputTypeError(f"{name} must be a list of tokens in order, got a {type(tokens).__name__}")
     try:
         tokens = list(tokens)
     except TypeError:

@@ -418,3 +418,38 @@ def test_translator_frame_detokenize_must_return_text():
         viz.translator_frame(tr, title=torch.zeros(2))
     html_text, png = viz.translator_frame(tr, detokenize=" ".join)
     assert "x" in html_text and png[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("key, value", [("scores", None), ("scores", "abc"), ("weights", [0.5]),
+                                        ("context", [float("nan")] * 3), ("encoder_states", [1.0, 2.0]),
+                                        ("score_name", 5), ("temperature", "hot")])
+def test_explorer_steps_dicts_are_checked_before_drawing(key, value):
+    steps = dict(explorer.attention_steps([10.0, 5.0, 10.0]))
+    steps[key] = value
+    for call in (explorer.format_steps, lambda s: explorer.describe_step(s, 2), explorer.plot_explorer,
+                 lambda s: explorer.plot_attention_steps(s, 4), lambda s: explorer.plot_score_functions({"x": s})):
+        with pytest.raises(ValueError, match="steps"):  # were TypeErrors from deep inside, or silent
+            call(steps)
+
+
+@pytest.mark.parametrize("path", ["", "   "])
+def test_load_bundle_says_an_empty_path_is_empty(path):
+    from course_lib.bundle import BundleError, load_bundle
+
+    with pytest.raises(BundleError, match="path is empty"):  # was "'.' is a folder"
+        load_bundle(path)
+
+
+@pytest.mark.parametrize("tokens", [{"a": 1, "<eos>": 2}, {"a", "<eos>"}])
+def test_token_labels_must_be_ordered(tokens):
+    with pytest.raises(InputTypeError, match="in order"):  # a dict gave its keys, a set a random order
+        viz.plot_attention(W, tokens, TGT)
+
+
+def test_run_lessons_out_dir_that_cannot_be_created_is_a_value_error(tmp_path):
+    nb = tmp_path / "01_x.ipynb"
+    nb.write_text("{}", encoding="utf-8")
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ValueError, match="cannot create out_dir"):  # was NotADirectoryError from mkdir
+        runner.run_lessons([nb], "ci", blocker / "sub")
