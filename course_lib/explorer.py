@@ -28,7 +28,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .attention import SCORE_FUNCTIONS, Attention, make_attention
-from .viz import InputTypeError, check_int, check_real
+from .viz import MAX_PIXELS, InputTypeError, check_int, check_real
 from .viz import figure_to_png  # noqa: F401  (re-exported for old callers)
 
 __all__ = [
@@ -296,7 +296,10 @@ def _check_figure_args(figsize, dpi) -> None:
             raise ValueError(f"figsize must be (width, height) in inches, got {figsize!r}")
         for v in figsize:
             check_real(v, "figsize", positive=True)
-    check_real(dpi, "dpi", positive=True)
+    dpi = check_real(dpi, "dpi", positive=True)
+    if figsize is not None and max(figsize) * dpi > MAX_PIXELS:
+        raise ValueError(f"figsize {tuple(figsize)} at dpi {dpi:g} would be more than {MAX_PIXELS} pixels wide or "
+                         "tall; lower figsize or dpi")
 
 
 def _check_steps(steps) -> None:
@@ -427,7 +430,7 @@ def plot_attention_steps(steps: dict, upto_step: int = 4, figsize=(11.0, 3.0), d
 
     Raises:
         ValueError: ``upto_step`` outside 0..4; ``steps`` not from :func:`attention_steps`;
-            ``figsize`` or ``dpi`` not positive.
+            ``figsize`` or ``dpi`` not positive, or a picture more than :data:`~course_lib.viz.MAX_PIXELS` wide or tall.
     """
     _check_steps(steps)
     upto_step = check_int(upto_step, "upto_step", low=0, high=4)
@@ -471,7 +474,7 @@ def plot_explorer(steps: dict, figsize=(10.0, 3.0), dpi: int = 90) -> Figure:
 
     Raises:
         ValueError: ``steps`` is not a dict from :func:`attention_steps`; ``figsize`` or
-            ``dpi`` not positive.
+            ``dpi`` not positive, or a picture more than :data:`~course_lib.viz.MAX_PIXELS` wide or tall.
     """
     _check_steps(steps)
     _check_figure_args(figsize, dpi)
@@ -498,7 +501,7 @@ def plot_score_functions(results: dict[str, dict], figsize=None, dpi: int = 90) 
 
     Raises:
         ValueError: ``results`` is empty or holds something other than ``steps`` dicts;
-            ``figsize`` or ``dpi`` not positive.
+            ``figsize`` or ``dpi`` not positive, or a picture more than :data:`~course_lib.viz.MAX_PIXELS` wide or tall.
     """
     if not isinstance(results, dict):
         raise InputTypeError(f"results must be the dict from compare_score_functions(), got {type(results).__name__}")

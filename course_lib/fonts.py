@@ -135,7 +135,8 @@ def find_script_font(script: str = "devanagari", extra_paths: Sequence[str | os.
 
     Raises:
         TypeError: ``script`` is not a str, or ``extra_paths`` holds a non-path.
-        ValueError: unknown ``script``; an ``extra_paths`` file does not exist.
+        ValueError: unknown ``script``; an ``extra_paths`` file does not exist or is a folder
+            (an unreadable file, or a font that does not cover the script, is skipped).
     """
     block = _check_script(script)
     extras = _check_paths(extra_paths)

@@ -31,6 +31,9 @@ __all__ = ["figure_to_png", "plot_history", "plot_attention", "plot_bleu_by_leng
            "plot_length_histogram", "stepper_frame", "BeamEntry", "beam_frames", "plot_beam_step", "plot_beam_tree",
            "beam_step_caption", "format_n_best", "InputTypeError", "StepOutOfRange"]
 
+#: The largest PNG side (pixels) :func:`figure_to_png` renders (matplotlib's own limit is 2**16).
+MAX_PIXELS = 20_000
+
 #: Heatmaps with at most this many rows and columns get their values written in the cells.
 ANNOTATE_MAX_TOKENS = 12
 
@@ -169,12 +172,17 @@ def figure_to_png(fig: Figure, dpi: Optional[int] = None) -> bytes:
     (tests and the browser test compare hashes of pictures).
 
     Raises:
-        InputTypeError: ``fig`` is not a matplotlib Figure. ValueError: ``dpi`` not positive.
+        InputTypeError: ``fig`` is not a matplotlib Figure. ValueError: ``dpi`` not positive, or
+            a picture wider or taller than :data:`MAX_PIXELS` (it would exhaust memory).
     """
     if not isinstance(fig, Figure):
         raise InputTypeError(f"figure_to_png needs a matplotlib Figure, got {type(fig).__name__}")
     if dpi is not None:
         dpi = check_int(dpi, "dpi", low=1)
+    width, height = (float(v) * float(dpi or fig.dpi) for v in fig.get_size_inches())
+    if max(width, height) > MAX_PIXELS:
+        raise ValueError(f"the PNG would be {width:.0f} x {height:.0f} pixels (more than {MAX_PIXELS} per side); "
+                         "lower dpi or the figure size")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, bbox_inches="tight", metadata={"Software": None})
     return buffer.getvalue()

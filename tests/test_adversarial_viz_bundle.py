@@ -453,3 +453,18 @@ def test_run_lessons_out_dir_that_cannot_be_created_is_a_value_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(ValueError, match="cannot create out_dir"):  # was NotADirectoryError from mkdir
         runner.run_lessons([nb], "ci", blocker / "sub")
+
+
+def test_figure_to_png_refuses_a_picture_that_would_exhaust_memory():
+    with pytest.raises(ValueError, match="pixels"):  # dpi=10**6 was a MemoryError (std::bad_alloc)
+        viz.figure_to_png(Figure(), dpi=10 ** 6)
+    assert viz.figure_to_png(Figure(figsize=(1, 1)), dpi=20)[:4] == b"\x89PNG"
+
+
+def test_explorer_refuses_a_figure_too_large_to_draw():
+    steps = explorer.attention_steps([10.0, 5.0, 10.0])
+    with pytest.raises(ValueError, match="pixels"):
+        explorer.plot_explorer(steps, figsize=(1e5, 2.0))
+    with pytest.raises(ValueError, match="pixels"):
+        explorer.plot_attention_steps(steps, dpi=1e6)
+
