@@ -130,7 +130,10 @@ def check_step(step: Any, n_frames: int, what: str = "step") -> int:
 
     Raises:
         InputTypeError: not an integer. StepOutOfRange: outside the frames.
+        ValueError: ``n_frames`` is not a positive integer.
     """
+    if isinstance(n_frames, bool) or not isinstance(n_frames, Integral) or n_frames < 1:
+        raise ValueError(f"n_frames must be a positive integer (how many steps there are), got {n_frames!r:.40}")
     if isinstance(step, bool) or not isinstance(step, Integral):
         raise InputTypeError(f"{what} must be an integer, got {step!r} ({type(step).__name__})")
     if not 0 <= int(step) < n_frames:

@@ -49,12 +49,24 @@ class PlaySlider:
     Attributes:
         play: the ``ipywidgets.Play``. slider: the ``ipywidgets.IntSlider``.
         box: an ``ipywidgets.HBox`` holding both (display this one).
+
+    Raises (constructor):
+        InputTypeError: ``play``/``slider`` are not widgets with ``value`` and ``max``;
+            ``render`` not callable.
     """
 
     play: Any
     slider: Any
     box: Any
     render: Callable[[int], None]
+
+    def __post_init__(self) -> None:
+        for name in ("play", "slider"):
+            widget = getattr(self, name)
+            if not all(hasattr(widget, a) for a in ("value", "max")):
+                raise InputTypeError(f"PlaySlider.{name} must be an ipywidgets Play/IntSlider, got "
+                                     f"{type(widget).__name__}; build the control with play_slider()")
+        _check_callable(self.render, "PlaySlider.render")
 
     @property
     def n_frames(self) -> int:
@@ -463,11 +475,24 @@ class BeamView:
         n_best: ``(tokens, score)`` of the final hypotheses, best first (``<eos>`` shown
             when the hypothesis finished).
         hypotheses: the :class:`course_lib.decoding.Hypothesis` objects themselves.
+
+    Raises (constructor):
+        ValueError: ``frames`` empty or not lists of :class:`~course_lib.viz.BeamEntry`
+            (an InputTypeError for a wrong type); ``n_best`` or ``hypotheses`` not a list.
     """
 
     frames: list
     n_best: list
     hypotheses: list
+
+    def __post_init__(self) -> None:
+        from .viz import _check_beam_frames
+
+        _check_beam_frames(self.frames)
+        for name in ("n_best", "hypotheses"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+                raise InputTypeError(f"BeamView.{name} must be a list, got {type(value).__name__}")
 
 
 def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size: int = 3, alpha: float = 0.0,

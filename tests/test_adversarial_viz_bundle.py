@@ -468,3 +468,23 @@ def test_explorer_refuses_a_figure_too_large_to_draw():
     with pytest.raises(ValueError, match="pixels"):
         explorer.plot_attention_steps(steps, dpi=1e6)
 
+
+
+def test_play_slider_and_beam_view_records_check_their_fields():
+    from course_lib.widgets import BeamView, PlaySlider
+
+    with pytest.raises(InputTypeError, match="play_slider"):
+        PlaySlider(None, None, None, lambda i: None)
+    with pytest.raises(InputTypeError, match="frames"):
+        BeamView("abc", [], [])
+    with pytest.raises(ValueError, match="frames is empty"):
+        BeamView([], [], [])
+    with pytest.raises(InputTypeError, match="n_best"):
+        BeamView([[BeamEntry(("a",), -1.0)]], "a b", [])
+    assert BeamView([[BeamEntry(("a",), -1.0)]], [(["a"], -1.0)], []).n_best == [(["a"], -1.0)]
+
+
+@pytest.mark.parametrize("n_frames", [0, -1, "3", None, True])
+def test_check_step_refuses_a_bad_frame_count(n_frames):
+    with pytest.raises(ValueError, match="n_frames"):
+        viz.check_step(0, n_frames)
