@@ -556,7 +556,9 @@ def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
         finished extension now (``"pruned"``, shown with their previous tokens and score).
 
     Raises:
-        ValueError: ``steps`` is empty or not a list of beam steps; ``tgt_vocab`` has no ``itos``.
+        ValueError: ``steps`` is empty or not a list of beam steps; a hypothesis without
+            integer token ids or numeric ``score``/``log_prob`` (an InputTypeError);
+            ``tgt_vocab`` has no ``itos``.
     """
     if isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence):
         raise InputTypeError(f"steps must be the list of BeamStep of one sentence (BeamSearchOutput.steps[i]), "
@@ -569,6 +571,24 @@ def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
     itos = getattr(tgt_vocab, "itos", None)
     if itos is None:
         raise InputTypeError(f"tgt_vocab must be a course_lib.data.Vocab, got {type(tgt_vocab).__name__}")
+    def number(x) -> bool:
+        if isinstance(x, (str, bytes, bool)) or x is None:
+            return False
+        try:
+            float(x)
+        except (TypeError, ValueError, RuntimeError):
+            return False
+        return True
+
+    for t, st in enumerate(steps):
+        for h in [*st.kept, *st.finished]:
+            ids = getattr(h, "tokens", None)
+            ok = (not isinstance(ids, (str, bytes)) and isinstance(ids, (list, tuple))
+                  and all(isinstance(i, Integral) and not isinstance(i, bool) for i in ids)
+                  and all(number(getattr(h, a, None)) for a in ("score", "log_prob")))
+            if not ok:
+                raise InputTypeError(f"steps[{t}] holds {h!r:.80}, not a decoding.Hypothesis (token ids, a numeric "
+                                     "score and log_prob): pass BeamSearchOutput.steps[i]")
 
     def words(ids) -> Tuple[str, ...]:
         return tuple(itos[int(i)] if 0 <= int(i) < len(itos) else f"#{int(i)}" for i in ids)

@@ -488,3 +488,18 @@ def test_play_slider_and_beam_view_records_check_their_fields():
 def test_check_step_refuses_a_bad_frame_count(n_frames):
     with pytest.raises(ValueError, match="n_frames"):
         viz.check_step(0, n_frames)
+
+
+@pytest.mark.parametrize("hyp", [
+    SimpleNamespace(tokens="ab", score=-1.0, log_prob=-1.0, finished=False),
+    SimpleNamespace(tokens=[4], score=None, log_prob=-1.0, finished=False),
+    SimpleNamespace(tokens=None, score=-1.0, log_prob=-1.0, finished=False),
+    SimpleNamespace(tokens=[4.5], score=-1.0, log_prob=-1.0, finished=False),
+    "w0",
+])
+def test_beam_frames_refuses_malformed_hypotheses(hyp):
+    from tests.test_widgets_beam import VOCAB
+
+    steps = [SimpleNamespace(step=0, kept=[hyp], parents=[0], finished=[])]
+    with pytest.raises(InputTypeError, match="not a decoding.Hypothesis"):
+        viz.beam_frames(steps, VOCAB)
