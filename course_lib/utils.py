@@ -13,7 +13,7 @@ from typing import IO, Any, Callable, Iterator, Mapping, Sequence, Type, TypeVar
 import numpy as np
 import torch
 
-__all__ = ["set_seed", "get_device", "check_shape", "autocast_dtype", "num_parameters", "dataclass_from_dict",
+__all__ = ["set_seed", "get_device", "as_device", "check_shape", "autocast_dtype", "num_parameters", "dataclass_from_dict",
            "atomic_write", "eval_mode", "lengths_to_pad_mask"]
 
 
@@ -77,6 +77,39 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def as_device(device: torch.device | str, check_available: bool = False) -> torch.device:
+    """``device`` as a :class:`torch.device`, refusing what torch would fail on later.
+
+    Args:
+        device: a :class:`torch.device` or a device string such as ``"cpu"`` or ``"cuda:0"``.
+        check_available: also refuse a CUDA or MPS device this machine does not have.
+
+    Raises:
+        TypeError: ``device`` is neither a :class:`torch.device` nor a str (a bool included).
+        ValueError: ``device`` is a str torch does not read as a device; with
+            ``check_available``, a CUDA index torch does not see or an MPS device on a machine
+            without Apple MPS.
+    """
+    if isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except RuntimeError as err:
+            raise ValueError(f"device {device!r} is not a device torch knows (e.g. 'cpu', 'cuda:0'): {err}") from None
+    if not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device or a str such as 'cpu' or 'cuda:0', "
+                        f"got {type(device).__name__} {device!r}")
+    if check_available and device.type == "cuda" and (
+        not torch.cuda.is_available() or (device.index is not None and device.index >= torch.cuda.device_count())
+    ):
+        raise ValueError(f"device {str(device)!r} is not available here (torch sees {torch.cuda.device_count()} "
+                         "CUDA GPU(s)); use 'cpu' or course_lib.utils.get_device()")
+    if check_available and device.type == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise ValueError("device 'mps' is not available on this machine; use 'cpu' or course_lib.utils.get_device()")
+    return device
+
+
 def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
     """The mixed-precision dtype to autocast to on ``device``, or ``None`` for full fp32.
 
@@ -93,13 +126,7 @@ def autocast_dtype(device: torch.device | str) -> torch.dtype | None:
     same quality (validation loss within 1e-3 nats). It is therefore off; on a CPU with
     ``avx512_bf16``/``amx_bf16`` rerun the bench before turning it on (``bench/README.md``).
     """
-    if isinstance(device, str):
-        try:
-            device = torch.device(device)
-        except RuntimeError as err:
-            raise ValueError(f"device {device!r} is not a device torch knows (e.g. 'cpu', 'cuda:0'): {err}") from None
-    if not isinstance(device, torch.device):
-        raise TypeError(f"device must be a torch.device or a str such as 'cpu', got {type(device).__name__}")
+    device = as_device(device)
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return None

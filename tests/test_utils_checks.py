@@ -152,3 +152,18 @@ def test_select_batch_values_must_be_batched_tensors():
         select_batch({"a": [1, 2]}, torch.tensor([0]))
     with pytest.raises(ValueError, match="0-d"):
         select_batch({"a": torch.tensor(1.0)}, torch.tensor([0]))
+
+
+def test_as_device_parses_and_checks_availability():
+    from course_lib.utils import as_device
+
+    assert as_device("cpu") == torch.device("cpu")
+    assert as_device(torch.device("cpu"), check_available=True) == torch.device("cpu")
+    with pytest.raises(TypeError, match="torch.device"):
+        as_device(True)
+    with pytest.raises(ValueError, match="not a device"):
+        as_device("abacus")
+    if not torch.cuda.is_available():
+        assert as_device("cuda:0") == torch.device("cuda:0")      # parsing alone does not need the GPU
+        with pytest.raises(ValueError, match="not available"):
+            as_device("cuda:0", check_available=True)

@@ -24,33 +24,13 @@ from course_lib.data._checks import check_flag, check_positive_int, check_tokens
 from course_lib.data.corpora import Pair
 from course_lib.data.text import tokenize_all
 from course_lib.data.vocab import Vocab
-from course_lib.utils import lengths_to_pad_mask
+from course_lib.utils import as_device, lengths_to_pad_mask
 
 __all__ = ["Batch", "TranslationDataset", "collate_batch", "BucketBatchSampler", "make_loader"]
 
 
-
 def _is_int_tensor(x: object) -> bool:
     return isinstance(x, torch.Tensor) and not (x.dtype.is_floating_point or x.is_complex() or x.dtype == torch.bool)
-
-
-def _check_device(device: object) -> torch.device:
-    """``device`` as a :class:`torch.device` that exists here (checked before any copy)."""
-    if isinstance(device, bool) or not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be a torch.device or a str such as 'cpu' or 'cuda:0', got {device!r}")
-    if isinstance(device, str):
-        try:
-            device = torch.device(device)
-        except RuntimeError as err:
-            raise ValueError(f"device {device!r} is not a device torch knows (e.g. 'cpu', 'cuda:0'): {err}") from None
-    if device.type == "cuda" and (
-        not torch.cuda.is_available() or (device.index is not None and device.index >= torch.cuda.device_count())
-    ):
-        raise ValueError(f"device {str(device)!r} is not available here (torch sees {torch.cuda.device_count()} "
-                         "CUDA GPU(s)); use 'cpu' or course_lib.utils.get_device()")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("device 'mps' is not available on this machine; use 'cpu' or course_lib.utils.get_device()")
-    return device
 
 
 @dataclass
@@ -115,7 +95,7 @@ class Batch:
             ValueError: ``device`` is a str torch does not read as a device, or names a
                 CUDA / MPS device this machine does not have.
         """
-        device = _check_device(device)
+        device = as_device(device, check_available=True)
         check_flag("non_blocking", non_blocking)
         return Batch(
             src=self.src.to(device, non_blocking=non_blocking),
