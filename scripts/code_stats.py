@@ -1,0 +1,211 @@
+"""Static measures of ``course_lib``: size, share of input checks, raises, long functions, import cycles.
+
+Run from the repository root::
+
+    python scripts/code_stats.py            # the table and the targets of issue 14
+    python scripts/code_stats.py --files    # one row per file too
+
+Definitions (by Python's ``ast``, no execution):
+
+* **lines**: every line of every ``.py`` file under ``course_lib/``.
+* **code lines**: lines that hold a statement's code -- not blank, not a comment, not inside a
+  docstring.
+* **check lines**: code lines of (a) an ``if`` whose body does nothing but ``raise`` (nested
+  ``if``s of the same kind included), (b) an ``assert``, (c) a statement that only calls a
+  checker (a function whose name starts with ``check``, ``_check``, ``require``, ``_require``,
+  ``validate`` or ``_validate``), (d) the whole body of such a checker function, (e) a ``raise``
+  anywhere else.
+* **raises**: ``raise`` statements, per 1,000 lines.
+* **long functions**: in the spine (attention, models, decoding, training), the lines of a
+  ``def`` from its first line to its last, docstring excluded (comments and blanks count).
+* **import cycles**: between ``course_lib`` modules, counting module-level imports only
+  (imports inside functions are lazy and cannot form a cycle at import time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import io
+import sys
+import tokenize
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "course_lib"
+CHECKER_PREFIXES = ("check", "_check", "require", "_require", "validate", "_validate")
+SPINE = ("course_lib/attention", "course_lib/models", "course_lib/decoding", "course_lib/training")
+NEWCOMER_PATH = [
+    "course_lib/attention.py", "course_lib/models/base.py", "course_lib/models/encoders.py",
+    "course_lib/models/bahdanau.py", "course_lib/decoding/greedy.py", "course_lib/decoding/beam.py",
+    "course_lib/training/trainer.py",
+]
+
+
+def _code_lines(src: str, tree: ast.AST) -> set[int]:
+    lines: set[int] = set()
+    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
+        if tok.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
+                            tokenize.DEDENT, tokenize.ENDMARKER):
+            lines.update(range(tok.start[0], tok.end[0] + 1))
+    for node in ast.walk(tree):  # docstrings
+        body = getattr(node, "body", None)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+            lines.difference_update(range(body[0].lineno, body[0].end_lineno + 1))
+    return lines
+
+
+def _is_checker_name(name: str) -> bool:
+    return name.startswith(CHECKER_PREFIXES)
+
+
+def _call_name(node: ast.AST) -> str:
+    if isinstance(node, ast.Call):
+        f = node.func
+        return f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+    return ""
+
+
+def _raises_only(stmts: list[ast.stmt]) -> bool:
+    return bool(stmts) and all(isinstance(s, ast.Raise) or (isinstance(s, ast.If) and _raises_only(s.body)
+                                                            and (not s.orelse or _raises_only(s.orelse)))
+                               for s in stmts)
+
+
+def _check_spans(tree: ast.AST) -> list[tuple[int, int]]:
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_checker_name(node.name):
+            spans.append((node.lineno, node.end_lineno))
+        elif isinstance(node, ast.If) and _raises_only(node.body) and (not node.orelse or _raises_only(node.orelse)):
+            spans.append((node.lineno, node.end_lineno))
+        elif isinstance(node, (ast.Assert, ast.Raise)):
+            spans.append((node.lineno, node.end_lineno))
+        elif isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign)) and _is_checker_name(_call_name(node.value)):
+            spans.append((node.lineno, node.end_lineno))
+    return spans
+
+
+def _functions(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            n = node.end_lineno - node.lineno + 1
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                n -= first.end_lineno - first.lineno + 1
+            yield node.name, node.lineno, n
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports(path: Path, tree: ast.Module, modules: set[str]) -> set[str]:
+    me = _module_name(path)
+    pkg = me if path.name == "__init__.py" else me.rpartition(".")[0]
+    found = set()
+    for node in tree.body:  # module level only
+        stmts = [node]
+        if isinstance(node, ast.If):  # `if TYPE_CHECKING:` blocks do not run
+            continue
+        if isinstance(node, ast.Try):
+            stmts = node.body
+        for s in stmts:
+            if isinstance(s, ast.Import):
+                names = [a.name for a in s.names]
+            elif isinstance(s, ast.ImportFrom):
+                base = s.module or ""
+                if s.level:
+                    up = pkg.split(".")
+                    up = up[: len(up) - (s.level - 1)]
+                    base = ".".join(up + ([base] if base else []))
+                names = [base] + [f"{base}.{a.name}" for a in s.names]
+            else:
+                continue
+            for n in names:
+                while n and n not in modules:
+                    n = n.rpartition(".")[0]
+                if n and n != me:
+                    found.add(n)
+    return found
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    cycles, seen = [], set()
+    for start in sorted(graph):
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in graph.get(node, ()):
+                if nxt == start and len(path) > 1:
+                    key = frozenset(path)
+                    if key not in seen:
+                        seen.add(key)
+                        cycles.append(path + [start])
+                elif nxt not in path and nxt > start:
+                    stack.append((nxt, path + [nxt]))
+    return cycles
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--files", action="store_true", help="one row per file")
+    args = ap.parse_args(argv)
+
+    files = sorted(PKG.rglob("*.py"))
+    modules = {_module_name(p) for p in files}
+    total = code_total = check_total = raise_total = 0
+    rows, long_funcs, graph = [], [], {}
+    for path in files:
+        src = path.read_text(encoding="utf-8")
+        tree = ast.parse(src)
+        code = _code_lines(src, tree)
+        checks = {i for a, b in _check_spans(tree) for i in range(a, b + 1)} & code
+        raises = sum(isinstance(n, ast.Raise) for n in ast.walk(tree))
+        n_lines = len(src.splitlines())
+        rel = str(path.relative_to(ROOT))
+        rows.append((rel, n_lines, len(code), len(checks), raises))
+        total += n_lines
+        code_total += len(code)
+        check_total += len(checks)
+        raise_total += raises
+        if rel.startswith(SPINE):
+            long_funcs += [(n, f"{rel}:{line} {name}") for name, line, n in _functions(tree) if n > 80]
+        graph[_module_name(path)] = _imports(path, tree, modules)
+
+    if args.files:
+        print(f"{'file':48} {'lines':>6} {'code':>6} {'checks':>7} {'raise':>6}")
+        for rel, n, c, k, r in rows:
+            print(f"{rel:48} {n:6d} {c:6d} {k:6d}{'':1} {r:6d}")
+        print()
+    cycles = _cycles(graph)
+    path_lines = sum(len((ROOT / p).read_text(encoding="utf-8").splitlines()) for p in NEWCOMER_PATH
+                     if (ROOT / p).exists())
+    share = check_total / max(code_total, 1)
+    per_k = 1000 * raise_total / max(total, 1)
+    print(f"course_lib: {total} lines in {len(files)} files; {code_total} code lines")
+    print(f"check lines: {check_total} ({100 * share:.1f}% of code lines)")
+    print(f"raise statements: {raise_total} ({per_k:.1f} per 1,000 lines)")
+    print(f"spine functions over 80 lines: {len(long_funcs)}")
+    for n, where in sorted(long_funcs, reverse=True):
+        print(f"    {n:4d}  {where}")
+    print(f"import cycles (module level): {len(cycles)}")
+    for c in cycles:
+        print("    " + " -> ".join(c))
+    print(f"newcomer's path ({len(NEWCOMER_PATH)} files): {path_lines} lines")
+    print()
+    targets = [("lines <= 9,500", total <= 9500), ("checks <= 15% of code lines", share <= 0.15),
+               ("raise <= 20 per 1,000 lines", per_k <= 20), ("no spine function over 80 lines", not long_funcs),
+               ("no import cycle", not cycles)]
+    for name, ok in targets:
+        print(f"  [{'x' if ok else ' '}] {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
