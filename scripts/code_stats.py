@@ -8,13 +8,13 @@ Run from the repository root::
 Definitions (by Python's ``ast``, no execution):
 
 * **lines**: every line of every ``.py`` file under ``course_lib/``.
-* **code lines**: lines that hold a statement's code -- not blank, not a comment, not inside a
-  docstring.
-* **check lines**: code lines of (a) an ``if`` whose body does nothing but ``raise`` (nested
-  ``if``s of the same kind included), (b) an ``assert``, (c) a statement that only calls a
-  checker (a function whose name starts with ``check``, ``_check``, ``require``, ``_require``,
-  ``validate`` or ``_validate``), (d) the whole body of such a checker function, (e) a ``raise``
-  anywhere else.
+* **code lines**: lines that are not blank, not only a comment, not inside a docstring.
+* **check lines**: code lines of (a) a validator function (its name matches ``VALIDATOR``:
+  ``check*``, ``_check``, ``require*``, ``validate``, ``ensure*``, ``is_*``, ...), whole; (b) an
+  ``if`` whose body ends in ``raise`` (test and body); (c) a ``raise`` or ``assert`` anywhere;
+  (d) a statement that only calls a validator, or assigns its result; (e) an exception class;
+  (f) an ``except`` handler of at most two statements that ends in ``raise``. These are the
+  rules of the measurement quoted in issue 14.
 * **raises**: ``raise`` statements, per 1,000 lines.
 * **long functions**: in the spine (attention, models, decoding, training), the lines of a
   ``def`` from its first line to its last, docstring excluded (comments and blanks count).
@@ -26,14 +26,12 @@ from __future__ import annotations
 
 import argparse
 import ast
-import io
+import re
 import sys
-import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "course_lib"
-CHECKER_PREFIXES = ("check", "_check", "require", "_require", "validate", "_validate")
 SPINE = ("course_lib/attention", "course_lib/models", "course_lib/decoding", "course_lib/training")
 NEWCOMER_PATH = [
     "course_lib/attention.py", "course_lib/models/base.py", "course_lib/models/encoders.py",
@@ -42,22 +40,24 @@ NEWCOMER_PATH = [
 ]
 
 
+VALIDATOR = re.compile(r"^_?(check|require|validate|ensure|is_|as_bool|as_float|as_int|as_id|as_hyp|as_ref|"
+                       r"positive_int|number$|checked)|_check|^validate$")
+
+
+def _docstring_lines(tree: ast.AST) -> set[int]:
+    out = set()
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and n.body:
+            b = n.body[0]
+            if isinstance(b, ast.Expr) and isinstance(b.value, ast.Constant) and isinstance(b.value.value, str):
+                out.update(range(b.lineno, b.end_lineno + 1))
+    return out
+
+
 def _code_lines(src: str, tree: ast.AST) -> set[int]:
-    lines: set[int] = set()
-    for tok in tokenize.generate_tokens(io.StringIO(src).readline):
-        if tok.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT,
-                            tokenize.DEDENT, tokenize.ENDMARKER):
-            lines.update(range(tok.start[0], tok.end[0] + 1))
-    for node in ast.walk(tree):  # docstrings
-        body = getattr(node, "body", None)
-        if isinstance(body, list) and body and isinstance(body[0], ast.Expr) \
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-            lines.difference_update(range(body[0].lineno, body[0].end_lineno + 1))
-    return lines
-
-
-def _is_checker_name(name: str) -> bool:
-    return name.startswith(CHECKER_PREFIXES)
+    lines = src.splitlines()
+    skip = {i for i, line in enumerate(lines, 1) if not line.strip() or line.strip().startswith("#")}
+    return set(range(1, len(lines) + 1)) - skip - _docstring_lines(tree)
 
 
 def _call_name(node: ast.AST) -> str:
@@ -67,23 +67,30 @@ def _call_name(node: ast.AST) -> str:
     return ""
 
 
-def _raises_only(stmts: list[ast.stmt]) -> bool:
-    return bool(stmts) and all(isinstance(s, ast.Raise) or (isinstance(s, ast.If) and _raises_only(s.body)
-                                                            and (not s.orelse or _raises_only(s.orelse)))
-                               for s in stmts)
+def _ends_in_raise(body: list[ast.stmt]) -> bool:
+    return bool(body) and isinstance(body[-1], ast.Raise)
+
+
+def _is_exception_class(node: ast.ClassDef) -> bool:
+    names = [b.id if isinstance(b, ast.Name) else b.attr if isinstance(b, ast.Attribute) else "" for b in node.bases]
+    return any(n.endswith(("Error", "Exception")) or n == "Warning" for n in names)
 
 
 def _check_spans(tree: ast.AST) -> list[tuple[int, int]]:
     spans = []
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_checker_name(node.name):
-            spans.append((node.lineno, node.end_lineno))
-        elif isinstance(node, ast.If) and _raises_only(node.body) and (not node.orelse or _raises_only(node.orelse)):
-            spans.append((node.lineno, node.end_lineno))
-        elif isinstance(node, (ast.Assert, ast.Raise)):
-            spans.append((node.lineno, node.end_lineno))
-        elif isinstance(node, (ast.Expr, ast.Assign, ast.AnnAssign)) and _is_checker_name(_call_name(node.value)):
-            spans.append((node.lineno, node.end_lineno))
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and VALIDATOR.search(n.name):
+            spans.append((min([d.lineno for d in n.decorator_list] + [n.lineno]), n.end_lineno))
+        elif isinstance(n, ast.ClassDef) and _is_exception_class(n):
+            spans.append((n.lineno, n.end_lineno))
+        elif isinstance(n, ast.If) and _ends_in_raise(n.body):
+            spans.append((n.lineno, n.body[-1].end_lineno))
+        elif isinstance(n, (ast.Raise, ast.Assert)):
+            spans.append((n.lineno, n.end_lineno))
+        elif isinstance(n, (ast.Expr, ast.Assign, ast.AnnAssign)) and VALIDATOR.search(_call_name(n.value) or "\0"):
+            spans.append((n.lineno, n.end_lineno))
+        elif isinstance(n, ast.Try):
+            spans += [(h.lineno, h.end_lineno) for h in n.handlers if _ends_in_raise(h.body) and len(h.body) <= 2]
     return spans
 
 
@@ -153,9 +160,12 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def main(argv=None) -> int:
+    global ROOT, PKG
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--files", action="store_true", help="one row per file")
+    ap.add_argument("--root", type=Path, default=ROOT, help="repository root to measure (default: this one)")
     args = ap.parse_args(argv)
+    ROOT, PKG = args.root.resolve(), args.root.resolve() / "course_lib"
 
     files = sorted(PKG.rglob("*.py"))
     modules = {_module_name(p) for p in files}
