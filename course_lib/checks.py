@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from numbers import Integral, Real
 from typing import Any, Optional, Sequence
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "check_text",
     "check_texts",
     "check_tokens",
+    "check_items",
+    "check_instance",
     "check_choice",
     "check_tensor",
 ]
@@ -99,7 +102,7 @@ def check_flag(value: Any, name: str) -> bool:
     Raises:
         InputTypeError: not a bool.
     """
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise _type_error(name, "True or False", value)
 
@@ -117,7 +120,13 @@ def check_text(value: Any, name: str, allow_none: bool = False) -> Optional[str]
     return value
 
 
-def _as_list(items: Any, name: str, what: str) -> list:
+def check_items(items: Any, name: str, what: str = "items") -> list:
+    """``items`` as a list, in order; a bare str/bytes (read letter by letter), a dict, a set or a
+    non-iterable is refused. ``what`` names the expected items in the message.
+
+    Raises:
+        InputTypeError: any of the refused kinds.
+    """
     if isinstance(items, (str, bytes)):
         raise InputTypeError(f"{name} must be a list of {what}, got a single {type(items).__name__} "
                              f"({items!r:.40}); wrap or split it into a list first")
@@ -132,7 +141,7 @@ def check_texts(texts: Any, name: str) -> list[str]:
     Raises:
         InputTypeError: a str/bytes, a dict or set, not iterable, or an item that is not a str.
     """
-    texts = _as_list(texts, name, "sentences (str)")
+    texts = check_items(texts, name, "sentences (str)")
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise InputTypeError(f"{name} must hold str sentences, but item {i} is a {type(t).__name__} ({t!r:.40})")
@@ -146,7 +155,7 @@ def check_tokens(tokens: Any, name: str, allow_empty: bool = True) -> list[str]:
         InputTypeError: a str/bytes, a dict or set, not iterable, or an item that is not a str.
         ValueError: empty, unless ``allow_empty``.
     """
-    tokens = _as_list(tokens, name, "str tokens")
+    tokens = check_items(tokens, name, "str tokens")
     for i, t in enumerate(tokens):
         if not isinstance(t, str):
             raise InputTypeError(f"{name} must hold str tokens, but item {i} is a {type(t).__name__} ({t!r:.40}); "
@@ -154,6 +163,17 @@ def check_tokens(tokens: Any, name: str, allow_empty: bool = True) -> list[str]:
     if not tokens and not allow_empty:
         raise ValueError(f"{name} is empty: give at least one token")
     return tokens
+
+
+def check_instance(value: Any, types: type | tuple, name: str, expected: str) -> Any:
+    """``value`` if it is an instance of ``types``.
+
+    Raises:
+        InputTypeError: anything else; the message says ``expected`` (e.g. ``"a str or path"``).
+    """
+    if not isinstance(value, types):
+        raise _type_error(name, expected, value)
+    return value
 
 
 def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
