@@ -217,7 +217,8 @@ def check_tensor(x: Any, name: str, ndim: Optional[int | tuple[int, ...]] = None
     if ndim is not None and x.dim() not in (ndim if isinstance(ndim, tuple) else (ndim,)):
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
     if kind is not None and not _KINDS[kind](x.dtype):
-        raise InputTypeError(f"{name} must be a {kind} tensor, got dtype {x.dtype}")
+        words = {"int": "an integer", "float": "a floating-point", "bool": "a bool"}[kind]
+        raise InputTypeError(f"{name} must be {words} tensor, got dtype {x.dtype}")
     if shape is not None and (x.dim() != len(shape) or any(s is not None and s != n for s, n in zip(shape, x.shape))):
         want = tuple("*" if s is None else s for s in shape)
         raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")
