@@ -347,7 +347,7 @@ def test_prepare_pairs_refuses_non_str_language_labels(bad):
 
 @pytest.mark.parametrize("bad", [None, "en", 5])
 def test_detokenize_refuses_something_that_is_not_a_tokenizer(bad):
-    with pytest.raises(TypeError, match="detokenize expects the tokeniser"):
+    with pytest.raises(TypeError, match="detokenize's tokenizer must be the tokeniser the tokens came from"):
         data.detokenize(bad, ["a", "dog", "."])
 
 

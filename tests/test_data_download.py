@@ -124,7 +124,7 @@ def test_download_file_unreachable_leaves_nothing(tmp_path):
     "url, sha, exc",
     [
         (None, "a" * 64, TypeError),
-        ("", "a" * 64, TypeError),
+        ("", "a" * 64, ValueError),  # the right type, a wrong value
         ("file:///x", None, TypeError),
         ("file:///x", "abc", ValueError),
         ("file:///x", "g" * 64, ValueError),

@@ -46,7 +46,7 @@ def test_vocab_build_refuses_bare_string(bad):
 
 
 def test_vocab_build_refuses_wrong_structure():
-    with pytest.raises(TypeError, match="sentence 0 is a str"):
+    with pytest.raises(TypeError, match="sentence 0 .*single str"):
         Vocab.build(["a dog", "a cat"], min_freq=1)
     with pytest.raises(TypeError, match="str tokens"):
         Vocab.build([["a", 3]], min_freq=1)

@@ -10,14 +10,17 @@ is importable from ``course_lib.data`` itself (``from course_lib import data``;
 - :mod:`~course_lib.data.corpora`: **Multi30k** (Elliott et al. 2016, "Multi30K:
   Multilingual English-German Image Descriptions"; Elliott et al. 2017 for French and the
   2017 test sets; :func:`load_multi30k`), **Anki / Tatoeba** tab-separated pairs
-  (:func:`load_anki_pairs`, :func:`anki_file`, :func:`read_tab_pairs`, :func:`split_pairs`), and a **toy corpus** of dates to
-  translate into ISO ``YYYY-MM-DD`` (:func:`make_date_corpus`).
+  (:func:`load_anki_pairs`, :func:`anki_file`, :func:`read_tab_pairs`, :func:`split_pairs`), and
+  generated tasks: dates to translate into ISO ``YYYY-MM-DD`` (:func:`make_date_corpus`) and
+  symbol sequences to copy, reverse or sort, of any length (:func:`make_sequence_task`).
 - :mod:`~course_lib.data.text`: word tokenisers (:class:`Tokenizer`, spaCy *blank*
-  rules, no model download), :data:`char_tokenize`, and :func:`detokenize_words` /
+  rules, no model download), :data:`char_tokenize`, :class:`ReversedTokenizer` (the source
+  read backwards, Sutskever et al. 2014 sec. 3.3), and :func:`detokenize_words` /
   :func:`detokenize` (tokens back to text for BLEU on raw references).
 - :mod:`~course_lib.data.subwords`: BPE subword units (Sennrich et al. 2016; one joint
   model as GNMT's wordpieces, Wu et al. 2016 sec. 4.1): :func:`train_subword_tokenizer`,
-  :class:`SubwordTokenizer`, cached beside the corpus.
+  :class:`SubwordTokenizer`, cached beside the corpus;
+  :func:`merge_steps` (a word's segmentation after each merge).
 - :mod:`~course_lib.data.vocab`: :class:`Vocab` with the special tokens ``<pad>`` = 0,
   ``<unk>`` = 1, ``<sos>`` = 2, ``<eos>`` = 3 (:data:`PAD`, :data:`UNK`, :data:`SOS`,
   :data:`EOS`).
@@ -49,110 +52,32 @@ Shape legend: ``B`` batch, ``S`` source length, ``T`` target length (in tokens).
 
 from __future__ import annotations
 
-from course_lib.data.batching import (
-    Batch,
-    BucketBatchSampler,
-    TranslationDataset,
-    collate_batch,
-    make_loader,
-)
-from course_lib.data.corpora import (
-    ANKI_BASE_URL,
-    ANKI_URL_VAR,
-    MULTI30K_BASE_URL,
-    MULTI30K_LANGS,
-    MULTI30K_SPLITS,
-    Pair,
-    anki_file,
-    load_anki_pairs,
-    load_multi30k,
-    make_date_corpus,
-    multi30k_file,
-    read_tab_pairs,
-    split_pairs,
-)
-from course_lib.data.download import (
-    ChecksumError,
-    DataDownloadError,
-    data_cache_dir,
-    download_file,
-    read_checksums,
-    sha256_file,
-)
-from course_lib.data.prepare import (
-    TOKENIZER_KINDS,
-    TranslationData,
-    prepare_multi30k,
-    prepare_pairs,
-    token_stats,
-)
-from course_lib.data.subwords import (
-    SubwordTokenizer,
-    subword_cache_path,
-    train_subword_tokenizer,
-)
-from course_lib.data.text import (
-    SPACE_TOKEN,
-    CharTokenizer,
-    Tokenizer,
-    char_tokenize,
-    detokenize,
-    detokenize_words,
-)
+from course_lib.data.batching import Batch, BucketBatchSampler, TranslationDataset, collate_batch, make_loader
+from course_lib.data.corpora import (ANKI_BASE_URL, ANKI_URL_VAR, MULTI30K_BASE_URL, MULTI30K_LANGS, MULTI30K_SPLITS,
+                                     SEQUENCE_TASKS, Pair, anki_file, load_anki_pairs, load_multi30k, make_date_corpus,
+                                     make_sequence_task, multi30k_file, read_tab_pairs, split_pairs)
+from course_lib.data.download import (ChecksumError, DataDownloadError, data_cache_dir, download_file, read_checksums,
+                                      sha256_file)
+from course_lib.data.prepare import TOKENIZER_KINDS, TranslationData, prepare_multi30k, prepare_pairs, token_stats
+from course_lib.data.subwords import SubwordTokenizer, merge_steps, subword_cache_path, train_subword_tokenizer
+from course_lib.data.text import (SPACE_TOKEN, CharTokenizer, ReversedTokenizer, Tokenizer, char_tokenize, detokenize,
+                                  detokenize_words)
 from course_lib.data.vocab import EOS, PAD, SOS, SPECIALS, UNK, Vocab, VocabIdError
 
 __all__ = [
     # download and checksums
-    "DataDownloadError",
-    "ChecksumError",
-    "data_cache_dir",
-    "download_file",
-    "read_checksums",
-    "sha256_file",
-    # Multi30k
-    "Pair",
-    "MULTI30K_BASE_URL",
-    "MULTI30K_SPLITS",
-    "MULTI30K_LANGS",
-    "multi30k_file",
-    "load_multi30k",
-    # Anki / Tatoeba
-    "ANKI_BASE_URL",
-    "ANKI_URL_VAR",
-    "anki_file",
-    "load_anki_pairs",
-    "read_tab_pairs",
-    "split_pairs",
-    # toy corpus
-    "make_date_corpus",
-    "char_tokenize",
-    "CharTokenizer",
-    "SPACE_TOKEN",
+    "DataDownloadError", "ChecksumError", "data_cache_dir", "download_file", "read_checksums", "sha256_file",
+    # corpora: Multi30k, Anki / Tatoeba, generated tasks
+    "Pair", "MULTI30K_BASE_URL", "MULTI30K_SPLITS", "MULTI30K_LANGS", "multi30k_file", "load_multi30k",
+    "ANKI_BASE_URL", "ANKI_URL_VAR", "anki_file", "load_anki_pairs", "read_tab_pairs", "split_pairs",
+    "make_date_corpus", "SEQUENCE_TASKS", "make_sequence_task",
     # tokenisers
-    "Tokenizer",
-    "detokenize_words",
-    "detokenize",
-    "SubwordTokenizer",
-    "train_subword_tokenizer",
-    "subword_cache_path",
+    "char_tokenize", "CharTokenizer", "SPACE_TOKEN", "Tokenizer", "ReversedTokenizer", "detokenize_words",
+    "detokenize", "SubwordTokenizer", "train_subword_tokenizer", "subword_cache_path", "merge_steps",
     # vocabulary
-    "PAD",
-    "UNK",
-    "SOS",
-    "EOS",
-    "SPECIALS",
-    "Vocab",
-    "VocabIdError",
+    "PAD", "UNK", "SOS", "EOS", "SPECIALS", "Vocab", "VocabIdError",
     # batches
-    "Batch",
-    "TranslationDataset",
-    "collate_batch",
-    "BucketBatchSampler",
-    "make_loader",
+    "Batch", "TranslationDataset", "collate_batch", "BucketBatchSampler", "make_loader",
     # builders
-    "TranslationData",
-    "TOKENIZER_KINDS",
-    "prepare_multi30k",
-    "prepare_pairs",
-    "token_stats",
+    "TranslationData", "TOKENIZER_KINDS", "prepare_multi30k", "prepare_pairs", "token_stats",
 ]

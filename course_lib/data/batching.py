@@ -1,36 +1,31 @@
 """Datasets, padded batch-first batches, and length bucketing.
 
 :class:`TranslationDataset` encodes sentence pairs; :func:`collate_batch` pads them into a
-:class:`Batch` (``src [B, S]``, ``src_lens [B]``, ``tgt [B, T]``, ``tgt_lens [B]``, and
-``src_pad_mask [B, S]``, True at padding); :class:`BucketBatchSampler` groups sentences of
-similar length so that little padding is needed; :func:`make_loader` puts them together.
+:class:`Batch`; :class:`BucketBatchSampler` groups sentences of similar length so that little
+padding is needed; :func:`make_loader` puts them together.
 
 Shape legend: ``B`` batch, ``S`` source length, ``T`` target length (in tokens).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from course_lib.data._checks import check_flag, check_positive_int, check_tokens
+from course_lib.checks import InputTypeError, check_flag, check_int, check_tensor, check_tokens
+from course_lib.data._util import check_ids, check_instance, check_items
 from course_lib.data.corpora import Pair
 from course_lib.data.text import tokenize_all
 from course_lib.data.vocab import Vocab
 from course_lib.utils import as_device, lengths_to_pad_mask
 
 __all__ = ["Batch", "TranslationDataset", "collate_batch", "BucketBatchSampler", "make_loader"]
-
-
-def _is_int_tensor(x: object) -> bool:
-    return isinstance(x, torch.Tensor) and not (x.dtype.is_floating_point or x.is_complex() or x.dtype == torch.bool)
 
 
 @dataclass
@@ -40,16 +35,17 @@ class Batch:
     Attributes:
         src: LongTensor ``[B, S]``: source ids, each row ``tokens... <eos>`` then ``<pad>``.
         src_lens: LongTensor ``[B]``: source lengths in tokens (``<eos>`` included).
-        tgt: LongTensor ``[B, T]``: target ids, each row ``<sos> tokens... <eos>`` then ``<pad>``.
-            Teacher forcing feeds ``tgt[:, :-1]`` and predicts ``tgt[:, 1:]``.
-        tgt_lens: LongTensor ``[B]``: target lengths in tokens (``<sos>`` and ``<eos>`` included).
+        tgt: LongTensor ``[B, T]``: target ids, each row ``<sos> tokens... <eos>`` then ``<pad>``;
+            teacher forcing feeds ``tgt[:, :-1]`` and predicts ``tgt[:, 1:]``.
+        tgt_lens: LongTensor ``[B]``: target lengths (``<sos>`` and ``<eos>`` included).
+
+    Building one checks the fields' metadata only (dtype, rank, batch size), never their
+    values, so that a batch on a GPU never waits for the device; the library's own batches
+    (:func:`collate_batch`, :meth:`to`) are trusted and not checked again.
 
     Raises:
-        TypeError: a field is not an integer tensor.
-        ValueError: ``src``/``tgt`` are not 2-D, the lengths are not ``[B]``, or the batch
-            sizes disagree. (Length *values* are checked by :attr:`src_pad_mask`, through
-            :func:`course_lib.utils.lengths_to_pad_mask`, so that building a batch on a GPU
-            never waits for the device.)
+        InputTypeError: a field is not an integer tensor.
+        ValueError: ``src``/``tgt`` are not 2-D or the batch sizes disagree.
     """
 
     src: torch.Tensor
@@ -58,22 +54,16 @@ class Batch:
     tgt_lens: torch.Tensor
 
     def __post_init__(self) -> None:
-        for name in ("src", "src_lens", "tgt", "tgt_lens"):
-            value = getattr(self, name)
-            if not _is_int_tensor(value):
-                kind = f"tensor of dtype {value.dtype}" if isinstance(value, torch.Tensor) else type(value).__name__
-                raise TypeError(f"Batch.{name} must be an integer tensor, got a {kind}")
-        if self.src.dim() != 2 or self.tgt.dim() != 2:
-            raise ValueError(
-                f"Batch.src and Batch.tgt must be 2-D [B, S] / [B, T], got shapes {tuple(self.src.shape)} "
-                f"and {tuple(self.tgt.shape)}"
-            )
-        b = self.src.shape[0]
-        if self.tgt.shape[0] != b or tuple(self.src_lens.shape) != (b,) or tuple(self.tgt_lens.shape) != (b,):
-            raise ValueError(
-                f"Batch fields disagree on the batch size: src {tuple(self.src.shape)}, src_lens "
-                f"{tuple(self.src_lens.shape)}, tgt {tuple(self.tgt.shape)}, tgt_lens {tuple(self.tgt_lens.shape)}"
-            )
+        b = len(check_tensor(self.src, "Batch.src", ndim=2, kind="int"))
+        for name, shape in (("tgt", (b, None)), ("src_lens", (b,)), ("tgt_lens", (b,))):
+            check_tensor(getattr(self, name), f"Batch.{name}", kind="int", shape=shape)
+
+    @classmethod
+    def _trusted(cls, **fields: torch.Tensor) -> Batch:
+        """A batch the library built itself: no checks."""
+        batch = object.__new__(cls)
+        batch.__dict__.update(fields)
+        return batch
 
     @property
     def src_pad_mask(self) -> torch.Tensor:
@@ -87,112 +77,87 @@ class Batch:
         return int(self.tgt_lens.sum().item()) - len(self)
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
-        """A copy of the batch on ``device`` (all four tensors, ``src_lens`` included).
+        """A copy of the batch on ``device`` (all four tensors).
 
         Raises:
-            TypeError: ``device`` is neither a :class:`torch.device` nor a str, or
-                ``non_blocking`` is not a bool.
-            ValueError: ``device`` is a str torch does not read as a device, or names a
-                CUDA / MPS device this machine does not have.
+            InputTypeError: ``device`` is neither a :class:`torch.device` nor a str, or
+                ``non_blocking`` not a bool.
+            ValueError: a str torch does not read as a device, or a device this machine lacks.
         """
         device = as_device(device, check_available=True)
-        check_flag("non_blocking", non_blocking)
-        return Batch(
-            src=self.src.to(device, non_blocking=non_blocking),
-            src_lens=self.src_lens.to(device, non_blocking=non_blocking),
-            tgt=self.tgt.to(device, non_blocking=non_blocking),
-            tgt_lens=self.tgt_lens.to(device, non_blocking=non_blocking),
-        )
+        check_flag(non_blocking, "non_blocking")
+        return Batch._trusted(**{k: getattr(self, k).to(device, non_blocking=non_blocking)
+                                 for k in ("src", "src_lens", "tgt", "tgt_lens")})
 
     def __len__(self) -> int:
         return self.src.shape[0]
 
 
+def _check_pairs(pairs: object, name: str) -> list[Pair]:
+    """``pairs`` as a list of ``(str, str)`` tuples."""
+    pairs = check_items(pairs, name, "(source, target) string pairs")
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2 and all(isinstance(s, str) for s in pair)):
+            raise InputTypeError(f"{name}: item {i} must be a (source, target) pair of two str, got {pair!r:.60}")
+    return [tuple(p) for p in pairs]
+
+
+def _tokens(side: str, tokenizer, texts: list[str], given) -> list[list[str]]:
+    """``texts`` tokenised, or the pre-tokenised ``given`` lists checked (``side``: ``"src"`` or ``"tgt"``)."""
+    if given is None:
+        return tokenize_all(tokenizer, texts, f"{side}_tokenizer")
+    given = check_items(given, f"TranslationDataset's {side}_tokens", "token lists, one per pair")
+    return [check_tokens(tokens, f"TranslationDataset's {side}_tokens[{i}]") for i, tokens in enumerate(given)]
+
+
 class TranslationDataset(Dataset):
     """Tokenised, encoded sentence pairs, ready for :func:`collate_batch`.
 
-    Encoding: source = ``tokens + [<eos>]``; target = ``[<sos>] + tokens + [<eos>]``.
-
-    No silent truncation: with ``max_len``, a pair whose source *or* target has more than
-    ``max_len`` tokens (not counting ``<sos>``/``<eos>``) is dropped; the count is stored in
-    :attr:`num_dropped` and reported with :func:`warnings.warn`.
+    Encoding: source = ``tokens + [<eos>]``; target = ``[<sos>] + tokens + [<eos>]``. No
+    silent truncation: with ``max_len``, a pair with more than ``max_len`` tokens on a side
+    (``<sos>``/``<eos>`` not counted) is dropped and counted in :attr:`num_dropped`
+    (:meth:`~course_lib.data.TranslationData.describe` reports it).
 
     Args:
         pairs: ``(source_sentence, target_sentence)`` strings.
-        src_tokenizer, tgt_tokenizer: callables ``str -> list[str]``; a ``tokenize_many``
-            method is used when present (faster).
+        src_tokenizer, tgt_tokenizer: callables ``str -> list[str]`` (``tokenize_many`` is used when present).
         src_vocab, tgt_vocab: :class:`~course_lib.data.Vocab` objects.
         max_len: maximum tokens per side (>= 1), or ``None`` to keep everything.
-        src_tokens, tgt_tokens: optional, already-tokenised ``pairs`` (one list per pair),
-            to skip tokenising again (used by :func:`~course_lib.data.prepare_pairs`).
+        src_tokens, tgt_tokens: the ``pairs`` already tokenised (one list per pair), to skip tokenising again.
 
     Attributes:
         pairs, src_tokens, tgt_tokens, src_ids, tgt_ids: parallel lists for the kept pairs
-            (``pairs`` holds the raw, untokenised strings: the references for BLEU).
+            (``pairs`` holds the raw strings: the references for BLEU).
         num_dropped: pairs removed by ``max_len``.
 
     Raises:
-        TypeError: ``pairs`` is a str or holds something other than ``(str, str)`` pairs; a
-            vocabulary is not a :class:`Vocab`; a tokeniser is not callable or returns
-            something other than a list of str tokens (a str would be read character by
-            character); ``src_tokens`` / ``tgt_tokens`` is not a list of token lists;
-            ``max_len`` is not an int.
-        ValueError: ``max_len < 1``, or the pre-tokenised lists do not match ``pairs``.
+        InputTypeError: ``pairs`` is not a list of ``(str, str)``; a vocabulary is not a
+            :class:`Vocab`; a tokeniser is not callable or returns something other than a list
+            of str tokens; ``src_tokens``/``tgt_tokens`` are not token lists; ``max_len`` not an int.
+        ValueError: ``max_len < 1``, or pre-tokenised lists of another length than ``pairs``.
     """
 
-    def __init__(
-        self,
-        pairs: Sequence[Pair],
-        src_tokenizer: Callable[[str], list[str]],
-        tgt_tokenizer: Callable[[str], list[str]],
-        src_vocab: Vocab,
-        tgt_vocab: Vocab,
-        max_len: int | None = None,
-        *,
-        src_tokens: Sequence[list[str]] | None = None,
-        tgt_tokens: Sequence[list[str]] | None = None,
-    ):
-        check_positive_int("max_len", max_len, allow_none=True)
-        pairs = _check_pairs(pairs, "TranslationDataset")
+    def __init__(self, pairs: Sequence[Pair], src_tokenizer: Callable[[str], list[str]],
+                 tgt_tokenizer: Callable[[str], list[str]], src_vocab: Vocab, tgt_vocab: Vocab,
+                 max_len: int | None = None, *, src_tokens: Sequence[list[str]] | None = None,
+                 tgt_tokens: Sequence[list[str]] | None = None):
+        check_int(max_len, "max_len", low=1, allow_none=True)
+        pairs = _check_pairs(pairs, "TranslationDataset's pairs")
         for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
-            if not isinstance(vocab, Vocab):
-                raise TypeError(f"{name} must be a course_lib.data.Vocab, got {type(vocab).__name__}")
-        for name, tok in (("src_tokenizer", src_tokenizer), ("tgt_tokenizer", tgt_tokenizer)):
-            if not callable(tok):
-                raise TypeError(f"{name} must be callable (str -> list of tokens), got {type(tok).__name__}")
-        for name, given in (("src_tokens", src_tokens), ("tgt_tokens", tgt_tokens)):
-            if given is not None and (isinstance(given, (str, bytes)) or not isinstance(given, Sequence)):
-                raise TypeError(f"{name} must be a list of token lists (one per pair), got {type(given).__name__}")
-        if src_tokens is None:
-            src_tokens = tokenize_all(src_tokenizer, [s for s, _ in pairs])
-        else:
-            src_tokens = [check_tokens(t, f"TranslationDataset src_tokens[{i}]") for i, t in enumerate(src_tokens)]
-        if tgt_tokens is None:
-            tgt_tokens = tokenize_all(tgt_tokenizer, [t for _, t in pairs])
-        else:
-            tgt_tokens = [check_tokens(t, f"TranslationDataset tgt_tokens[{i}]") for i, t in enumerate(tgt_tokens)]
-        if len(src_tokens) != len(pairs) or len(tgt_tokens) != len(pairs):
-            raise ValueError(
-                f"got {len(pairs)} pairs but {len(src_tokens)} source and {len(tgt_tokens)} target token lists"
-            )
-        keep = range(len(pairs))
-        if max_len is not None:
-            keep = [i for i in keep if len(src_tokens[i]) <= max_len and len(tgt_tokens[i]) <= max_len]
+            check_instance(vocab, Vocab, name, "a course_lib.data.Vocab")
+        src_tokens = _tokens("src", src_tokenizer, [s for s, _ in pairs], src_tokens)
+        tgt_tokens = _tokens("tgt", tgt_tokenizer, [t for _, t in pairs], tgt_tokens)
+        if not len(src_tokens) == len(tgt_tokens) == len(pairs):
+            raise ValueError(f"{len(pairs)} pairs but {len(src_tokens)} source and {len(tgt_tokens)} target token lists")
+        keep = [i for i in range(len(pairs))
+                if max_len is None or (len(src_tokens[i]) <= max_len and len(tgt_tokens[i]) <= max_len)]
         self.num_dropped = len(pairs) - len(keep)
-        if self.num_dropped:
-            warnings.warn(
-                f"TranslationDataset: dropped {self.num_dropped} of {len(pairs)} pairs with more than "
-                f"max_len={max_len} tokens on a side (kept {len(keep)}); raise max_len to keep them",
-                stacklevel=2,
-            )
-        self.max_len = max_len
-        self.src_vocab = src_vocab
-        self.tgt_vocab = tgt_vocab
+        self.max_len, self.src_vocab, self.tgt_vocab = max_len, src_vocab, tgt_vocab
         self.pairs: list[Pair] = [pairs[i] for i in keep]
-        self.src_tokens: list[list[str]] = [list(src_tokens[i]) for i in keep]
-        self.tgt_tokens: list[list[str]] = [list(tgt_tokens[i]) for i in keep]
-        self.src_ids: list[list[int]] = [src_vocab.encode(t, add_sos_eos=False) + [src_vocab.eos_id] for t in self.src_tokens]
-        self.tgt_ids: list[list[int]] = [tgt_vocab.encode(t, add_sos_eos=True) for t in self.tgt_tokens]
+        self.src_tokens: list[list[str]] = [src_tokens[i] for i in keep]
+        self.tgt_tokens: list[list[str]] = [tgt_tokens[i] for i in keep]
+        self.src_ids = [src_vocab.encode(t, add_sos_eos=False) + [src_vocab.eos_id] for t in self.src_tokens]
+        self.tgt_ids = [tgt_vocab.encode(t) for t in self.tgt_tokens]
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -209,153 +174,85 @@ class TranslationDataset(Dataset):
         return f"TranslationDataset({len(self)} pairs, dropped={self.num_dropped}, max_len={self.max_len})"
 
 
-def _check_pairs(pairs: object, what: str) -> list[Pair]:
-    """``pairs`` as a list of ``(str, str)``; TypeError for a bare str or a malformed item."""
-    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Iterable):
-        raise TypeError(f"{what} expects a list of (source, target) string pairs, got {type(pairs).__name__}")
-    out = []
-    for i, pair in enumerate(pairs):
-        if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
-            raise TypeError(f"{what}: item {i} must be a (source, target) pair of str, got {pair!r:.60}")
-        s, t = pair
-        if not isinstance(s, str) or not isinstance(t, str):
-            raise TypeError(f"{what}: item {i} must hold two str sentences, got ({type(s).__name__}, {type(t).__name__})")
-        out.append((s, t))
-    return out
-
-
-def _as_id_row(x: object, where: str) -> torch.Tensor:
-    """One example side as a 1-D long tensor of ids >= 0, with a clear error otherwise."""
-    if isinstance(x, (str, bytes)):
-        raise TypeError(f"collate_batch: {where} is a str; encode it with Vocab.encode first")
-    if isinstance(x, torch.Tensor):
-        t = x
-    else:
-        try:
-            t = torch.as_tensor(x)
-        except (TypeError, ValueError, RuntimeError) as err:
-            raise TypeError(f"collate_batch: {where} must be a list of integer ids, got {x!r:.60} ({err})") from None
-    if t.dim() != 1:
-        raise ValueError(f"collate_batch: {where} must be a flat list of ids (1-D), got shape {tuple(t.shape)}")
-    if t.numel() and not _is_int_tensor(t):
-        raise TypeError(f"collate_batch: {where} must hold integer ids, got dtype {t.dtype}")
-    if t.numel() == 0:
-        raise ValueError(f"collate_batch: {where} is empty; every source and target needs at least one id")
-    return t.to(torch.long)
-
-
 def collate_batch(examples: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int = 0) -> Batch:
-    """Pad ``(src_ids, tgt_ids)`` examples into a batch-first :class:`Batch`.
+    """Pad ``(src_ids, tgt_ids)`` examples (id lists or 1-D integer tensors) into a :class:`Batch`.
 
     Args:
-        examples: ``B`` pairs of id lists (or 1-D integer tensors), e.g. from
-            :class:`TranslationDataset`.
+        examples: ``B`` pairs of id sequences, e.g. from :class:`TranslationDataset`.
         pad_id: padding id (``Vocab.pad_id``, 0), an int >= 0.
 
     Returns:
-        :class:`Batch` with ``src`` ``[B, S]``, ``tgt`` ``[B, T]`` (``S``, ``T`` = longest in
-        the batch), ``src_lens`` and ``tgt_lens`` ``[B]``, all ``torch.long`` on the CPU.
+        :class:`Batch` with ``src [B, S]``, ``tgt [B, T]`` (``S``, ``T``: the longest in the
+        batch), ``src_lens`` and ``tgt_lens [B]``, all ``torch.long`` on the CPU.
 
     Raises:
-        TypeError: ``examples`` is a str or not a sequence; an example is not a
-            ``(src_ids, tgt_ids)`` pair; ids are strings or floats; ``pad_id`` is not an int.
-        ValueError: ``examples`` is empty; a sequence is empty, not 1-D, or holds a negative
-            id; ``pad_id < 0``.
+        InputTypeError: ``examples`` is not a list of ``(src_ids, tgt_ids)`` pairs; ids are
+            strings, floats or nested; ``pad_id`` not an int.
+        ValueError: no examples; an empty sequence or a negative id; ``pad_id < 0``.
     """
-    check_positive_int("pad_id", pad_id, minimum=0)
-    if isinstance(examples, (str, bytes)) or not hasattr(examples, "__len__"):
-        raise TypeError(
-            f"collate_batch expects a list of (src_ids, tgt_ids) pairs, got {type(examples).__name__}"
-        )
-    if len(examples) == 0:
+    check_int(pad_id, "pad_id", low=0)
+    examples = check_items(examples, "collate_batch's examples", "(src_ids, tgt_ids) pairs")
+    if not examples:
         raise ValueError("collate_batch got no examples; a batch needs at least one (src_ids, tgt_ids) pair")
-    srcs, tgts = [], []
+    rows = ([], [])
     for i, ex in enumerate(examples):
         if isinstance(ex, (str, bytes)) or not isinstance(ex, (Sequence, torch.Tensor)) or len(ex) != 2:
-            raise TypeError(
-                f"collate_batch: example {i} must be a (src_ids, tgt_ids) pair, got {ex!r:.60}; "
-                "pass e.g. [([5, 6, 3], [2, 7, 3]), ...]"
-            )
-        srcs.append(_as_id_row(ex[0], f"the source of example {i}"))
-        tgts.append(_as_id_row(ex[1], f"the target of example {i}"))
-    src_lens = torch.tensor([len(s) for s in srcs], dtype=torch.long)
-    tgt_lens = torch.tensor([len(t) for t in tgts], dtype=torch.long)
-    src = torch.full((len(srcs), int(src_lens.max())), pad_id, dtype=torch.long)
-    tgt = torch.full((len(tgts), int(tgt_lens.max())), pad_id, dtype=torch.long)
-    for i, (s, t) in enumerate(zip(srcs, tgts)):
-        src[i, : len(s)] = s
-        tgt[i, : len(t)] = t
-    for name, ids in (("source", src), ("target", tgt)):
-        if int(ids.min()) < 0:
-            row = int((ids < 0).any(dim=1).nonzero()[0])
-            raise ValueError(f"collate_batch: the {name} of example {row} holds a negative id; ids must be >= 0")
-    return Batch(src=src, src_lens=src_lens, tgt=tgt, tgt_lens=tgt_lens)
+            raise InputTypeError(f"collate_batch: example {i} must be a (src_ids, tgt_ids) pair such as ([5, 3], [2, 3])")
+        for side, name in enumerate(("source", "target")):
+            rows[side].append(check_ids(ex[side], f"collate_batch: the {name} of example {i}"))
+    (src, src_lens), (tgt, tgt_lens) = (_pad(side, pad_id) for side in rows)
+    return Batch._trusted(src=src, src_lens=src_lens, tgt=tgt, tgt_lens=tgt_lens)
+
+
+def _pad(rows: list[np.ndarray], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows of ids -> (LongTensor ``[B, longest]`` padded with ``pad_id``, LongTensor ``[B]`` of lengths)."""
+    lens = np.array([len(r) for r in rows], dtype=np.int64)
+    out = np.full((len(rows), lens.max()), pad_id, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return torch.from_numpy(out), torch.from_numpy(lens)
 
 
 class BucketBatchSampler(Sampler[list[int]]):
-    """Yield batches of indices whose examples have similar lengths (less padding).
+    """Batches of indices whose examples have similar lengths (less padding).
 
     With ``shuffle=True``, each epoch: permute all indices, cut the permutation into chunks
     of ``batch_size * bucket_multiplier``, sort each chunk by length, cut it into batches,
-    and shuffle the order of all batches. The RNG is seeded from ``(seed, epoch)``, and every
-    call to ``__iter__`` uses the current epoch and then advances it, so consecutive epochs
-    differ and a rerun with the same seed repeats them; :meth:`set_epoch` sets it
-    explicitly (e.g. when resuming). With ``shuffle=False``: indices sorted by length (ties
-    by index), cut into batches, in that order: deterministic.
+    and shuffle the order of all batches. The RNG is seeded from ``(seed, epoch)``; each
+    ``__iter__`` uses the current epoch and then advances it (so epochs differ and a rerun
+    repeats them); :meth:`set_epoch` sets it (e.g. to resume). With ``shuffle=False``:
+    indices sorted by length (ties by index), cut into batches, in that order.
 
-    Every index appears exactly once per epoch; every batch has at most ``batch_size``
-    indices (only one batch per chunk can be smaller).
+    Every index appears once per epoch; a batch holds at most ``batch_size`` indices.
 
     Args:
         lengths: length of each example, ints >= 0 (e.g. :meth:`TranslationDataset.src_lengths`).
         batch_size: examples per batch (>= 1).
         shuffle, seed: see above (``seed`` an int >= 0).
-        bucket_multiplier: batches per sorted chunk (>= 1); larger means less padding but
-            less randomness.
+        bucket_multiplier: batches per sorted chunk (>= 1): more means less padding, less randomness.
 
     Raises:
-        TypeError: ``lengths`` is a str, not a list / array / tensor (e.g. a dict or set), or
-            holds non-integers; a size is not an int; ``shuffle`` is not a bool.
-        ValueError: ``batch_size`` or ``bucket_multiplier`` below 1, a negative length or
-            seed, or ``lengths`` not flat.
+        InputTypeError: ``lengths`` is not a flat list, array or tensor of integers (a str,
+            dict or set, floats, nested lists); a size not an int; ``shuffle`` not a bool.
+        ValueError: ``batch_size`` or ``bucket_multiplier`` below 1, a negative length or seed.
     """
 
-    def __init__(
-        self, lengths: Sequence[int], batch_size: int, shuffle: bool = True, seed: int = 0, bucket_multiplier: int = 50
-    ):
-        check_positive_int("batch_size", batch_size)
-        check_positive_int("bucket_multiplier", bucket_multiplier)
-        check_positive_int("seed", seed, minimum=0)
-        shuffle = check_flag("shuffle", shuffle)
-        if isinstance(lengths, (str, bytes)):
-            raise TypeError("BucketBatchSampler expects a list of integer lengths, got a str")
-        if not isinstance(lengths, Iterable) or isinstance(lengths, (Mapping, set, frozenset)):
-            raise TypeError(
-                f"BucketBatchSampler expects a list of integer lengths (e.g. dataset.src_lengths()), "
-                f"got {type(lengths).__name__}"
-            )
-        arr = np.asarray(lengths.tolist() if isinstance(lengths, torch.Tensor) else list(lengths))
-        if arr.size and not np.issubdtype(arr.dtype, np.integer):
-            raise TypeError(f"BucketBatchSampler lengths must be integers, got dtype {arr.dtype}")
-        if arr.ndim != 1:
-            raise ValueError(f"BucketBatchSampler lengths must be a flat list, got shape {arr.shape}")
-        if arr.size and arr.min() < 0:
-            raise ValueError(f"BucketBatchSampler lengths must be >= 0, got {int(arr.min())}")
-        self.lengths = arr.astype(np.int64)
-        self.batch_size = int(batch_size)
-        self.shuffle = bool(shuffle)
-        self.seed = seed
-        self.bucket_multiplier = int(bucket_multiplier)
+    def __init__(self, lengths: Sequence[int], batch_size: int, shuffle: bool = True, seed: int = 0,
+                 bucket_multiplier: int = 50):
+        self.batch_size = check_int(batch_size, "batch_size", low=1)
+        self.bucket_multiplier = check_int(bucket_multiplier, "bucket_multiplier", low=1)
+        self.seed = check_int(seed, "seed", low=0)
+        self.shuffle = check_flag(shuffle, "shuffle")
+        self.lengths = check_ids(lengths, "BucketBatchSampler's lengths", allow_empty=True)
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Use ``epoch`` (an int >= 0) for the next ``__iter__`` (then it advances by one per iteration).
+        """Use ``epoch`` (an int >= 0) for the next ``__iter__``.
 
         Raises:
-            TypeError, ValueError: ``epoch`` is not an int >= 0.
+            InputTypeError, ValueError: ``epoch`` is not an int >= 0.
         """
-        check_positive_int("epoch", epoch, minimum=0)
-        self.epoch = int(epoch)
+        self.epoch = check_int(epoch, "epoch", low=0)
 
     def _batches(self, epoch: int) -> list[list[int]]:
         n, bs = len(self.lengths), self.batch_size
@@ -381,33 +278,26 @@ class BucketBatchSampler(Sampler[list[int]]):
         return math.ceil(len(self.lengths) / self.batch_size)
 
 
-def make_loader(
-    dataset: TranslationDataset, batch_size: int, shuffle: bool = True, bucket: bool = True, seed: int = 0
-) -> DataLoader:
+def make_loader(dataset: TranslationDataset, batch_size: int, shuffle: bool = True, bucket: bool = True,
+                seed: int = 0) -> DataLoader:
     """A :class:`~torch.utils.data.DataLoader` of :class:`Batch` objects over ``dataset``.
 
-    ``bucket=True`` batches by source length with :class:`BucketBatchSampler` (reach it as
-    ``loader.batch_sampler``); ``bucket=False`` gives plain batches in dataset order, or
-    shuffled by a generator seeded with ``seed`` when ``shuffle``. ``num_workers=0``
-    (tokenising is done up front, so workers would only add start-up time). Batches are
-    on the CPU; move them with ``batch.to(device)``.
+    ``bucket=True`` batches by source length with :class:`BucketBatchSampler`
+    (``loader.batch_sampler``); ``bucket=False`` gives plain batches in dataset order, or
+    shuffled by a generator seeded with ``seed``. No workers (tokenising is done up front).
+    Batches are on the CPU; move them with ``batch.to(device)``.
 
     Raises:
-        TypeError: ``dataset`` is not a :class:`TranslationDataset`; ``batch_size`` or
-            ``seed`` is not an int; ``shuffle`` or ``bucket`` is not a bool.
-        ValueError: ``batch_size`` below 1, a negative ``seed``, or an empty dataset.
+        InputTypeError: ``dataset`` is not a :class:`TranslationDataset`; ``batch_size`` or
+            ``seed`` not an int; ``shuffle`` or ``bucket`` not a bool.
+        ValueError: ``batch_size < 1``, a negative ``seed``, or an empty dataset.
     """
-    if not isinstance(dataset, TranslationDataset):
-        raise TypeError(f"make_loader expects a TranslationDataset, got {type(dataset).__name__}")
-    check_positive_int("batch_size", batch_size)
-    check_positive_int("seed", seed, minimum=0)
-    shuffle = check_flag("shuffle", shuffle)
-    bucket = check_flag("bucket", bucket)
+    check_instance(dataset, TranslationDataset, "make_loader's dataset", "a TranslationDataset")
+    sampler = BucketBatchSampler(dataset.src_lengths(), batch_size, shuffle=shuffle, seed=seed)  # checks them
     if len(dataset) == 0:
         raise ValueError("make_loader got an empty dataset (0 pairs); check max_len and the data you passed")
-    collate = functools.partial(collate_batch, pad_id=dataset.tgt_vocab.pad_id)
-    if bucket:
-        sampler = BucketBatchSampler(dataset.src_lengths(), batch_size, shuffle=shuffle, seed=seed)
-        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, num_workers=0)
-    generator = torch.Generator().manual_seed(seed) if shuffle else None
-    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=collate, num_workers=0)
+    if check_flag(bucket, "bucket"):
+        return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_batch, num_workers=0)
+    generator = torch.Generator().manual_seed(sampler.seed) if sampler.shuffle else None
+    return DataLoader(dataset, batch_size=sampler.batch_size, shuffle=sampler.shuffle, generator=generator,
+                      collate_fn=collate_batch, num_workers=0)
