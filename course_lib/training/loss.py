@@ -45,7 +45,7 @@ def sequence_loss(logits: Tensor, tgt_out: Tensor, pad_id: int, label_smoothing:
     check_tensor(logits, "logits [B, T, V] (floating point)", ndim=3, kind="float")
     check_tensor(tgt_out, "tgt_out [B, T] (integer ids)", ndim=2, kind="int")
     if logits.shape[:2] != tgt_out.shape:
-        raise ValueError(f"logits {tuple(logits.shape)} and tgt_out {tuple(tgt_out.shape)} disagree on [B, T]: pass tgt[:, 1:]")
+        raise ValueError(f"logits {tuple(logits.shape)} and tgt_out {tuple(tgt_out.shape)} disagree on [B, T]")
     vocab = logits.size(-1)
     check_int(pad_id, "pad_id", low=0, high=vocab - 1)
     check_real(label_smoothing, "label_smoothing", 0.0, 1.0, high_open=True)

@@ -38,47 +38,29 @@ NONE = type(None)
 
 @dataclass
 class TrainConfig:
-    """Settings of :class:`Trainer` (defaults fit a laptop).
-
-    Attributes:
-        epochs: maximum number of passes over the training data (>= 1).
-        lr: Adam learning rate (Kingma & Ba 2015), > 0.
-        clip: maximum global gradient norm, > 0; ``None`` disables clipping.
-        teacher_forcing: probability in ``[0, 1]`` of feeding the gold previous word.
-        teacher_forcing_schedule: optional ``epoch -> ratio`` (epochs from 0; values in ``[0, 1]``);
-            overrides ``teacher_forcing`` (scheduled sampling, Bengio et al. 2015).
-        patience: stop after this many (>= 1) epochs without a better validation loss; ``None``: never.
-        max_minutes: wall-clock budget (>= 0) of one :meth:`Trainer.fit` call; ``None``: none.
-        max_steps: stop after this many (>= 1) optimiser steps in total; ``None``: none.
-        amp: mixed precision on CUDA (:func:`course_lib.utils.autocast_dtype`); ignored on CPU and MPS.
-        checkpoint_path: written after each epoch and at a stop; ``None``: no checkpoint.
-        resume: if ``checkpoint_path`` exists, continue from it instead of starting over.
-        restore_best: at the end, load the weights with the best validation loss.
-        seed: seeds Python, NumPy and torch at the start of every epoch (``seed + epoch``).
-        label_smoothing: in ``[0, 1)`` (Szegedy et al. 2016); 0 disables.
-        progress: show a progress bar.
-        weight_decay: Adam weight decay (>= 0).
+    """Settings of :class:`Trainer` (defaults fit a laptop), one per line below.
 
     Raises:
         ValueError: a setting of the wrong type or out of its range (the message names it).
     """
 
-    epochs: int = 10
-    lr: float = 1e-3
-    clip: Optional[float] = 1.0
-    teacher_forcing: float = 1.0
+    epochs: int = 10  # maximum passes over the training data (>= 1)
+    lr: float = 1e-3  # Adam learning rate (Kingma & Ba 2015), > 0
+    clip: Optional[float] = 1.0  # maximum global gradient norm, > 0; None: no clipping
+    teacher_forcing: float = 1.0  # probability in [0, 1] of feeding the gold previous word
+    # epoch (from 0) -> ratio in [0, 1], overriding teacher_forcing (scheduled sampling, Bengio et al. 2015)
     teacher_forcing_schedule: Optional[Callable[[int], float]] = None
-    patience: Optional[int] = 3
-    max_minutes: Optional[float] = None
-    max_steps: Optional[int] = None
-    amp: bool = True
-    checkpoint_path: Optional[str] = None
-    resume: bool = True
-    restore_best: bool = True
-    seed: int = 0
-    label_smoothing: float = 0.0
-    progress: bool = True
-    weight_decay: float = 0.0
+    patience: Optional[int] = 3  # stop after this many (>= 1) epochs without a better validation loss; None: never
+    max_minutes: Optional[float] = None  # wall-clock budget (>= 0) of one fit() call; None: none
+    max_steps: Optional[int] = None  # stop after this many (>= 1) optimiser steps in total; None: none
+    amp: bool = True  # mixed precision on CUDA (utils.autocast_dtype); ignored on CPU and MPS
+    checkpoint_path: Optional[str] = None  # written after each epoch and at a stop; None: no checkpoint
+    resume: bool = True  # if checkpoint_path exists, continue from it instead of starting over
+    restore_best: bool = True  # at the end, load the weights with the best validation loss
+    seed: int = 0  # seeds Python, NumPy and torch at the start of every epoch (seed + epoch)
+    label_smoothing: float = 0.0  # in [0, 1) (Szegedy et al. 2016); 0: none
+    progress: bool = True  # show a progress bar
+    weight_decay: float = 0.0  # Adam weight decay (>= 0)
 
     def __post_init__(self) -> None:
         name = "TrainConfig."
@@ -122,22 +104,14 @@ class TrainConfig:
 
 @dataclass
 class History:
-    """What training recorded, for plots and reports.
+    """What training recorded, for plots and reports (losses in nats per target token)."""
 
-    Attributes:
-        epochs: one dict per (possibly partial) epoch: ``epoch``, ``train_loss``, ``val_loss``,
-            ``val_ppl``, ``tokens``, ``tokens_per_s`` (non-padding target tokens per second),
-            ``seconds``, ``teacher_forcing``, ``partial`` (True if the epoch was cut short).
-        steps: one dict per optimiser step: ``step``, ``loss`` (nats per target token).
-        stopped: why training ended: ``"epochs"``, ``"early_stopping"``, ``"time_budget"``,
-            ``"max_steps"`` or ``"interrupted"``.
-        best_val_loss: lowest validation loss after a whole epoch (nats per token), or ``inf``.
-    """
-
+    # one dict per (possibly partial) epoch: epoch, train_loss, val_loss, val_ppl, tokens, tokens_per_s
+    # (non-padding target tokens per second), seconds, teacher_forcing, partial (True if cut short)
     epochs: List[Dict[str, Any]] = field(default_factory=list)
-    steps: List[Dict[str, float]] = field(default_factory=list)
-    stopped: str = ""
-    best_val_loss: float = math.inf
+    steps: List[Dict[str, float]] = field(default_factory=list)  # one dict per optimiser step: step, loss
+    stopped: str = ""  # "epochs", "early_stopping", "time_budget", "max_steps" or "interrupted"
+    best_val_loss: float = math.inf  # lowest validation loss after a whole epoch
 
     @property
     def train_seconds(self) -> float:
@@ -170,17 +144,17 @@ class History:
 
 
 class Trainer:
-    """Train a :class:`course_lib.models.Seq2Seq` with teacher forcing.
+    """Train a :class:`course_lib.models.Seq2Seq` with teacher forcing:
+    ``history = Trainer(model, train_loader, val_loader, TrainConfig(epochs=5)).fit()``.
 
     Args:
         model: a :class:`~course_lib.models.Seq2Seq`.
         train_loader: yields :class:`course_lib.data.Batch`, again every epoch (a DataLoader or a
-            list); its ``set_epoch`` (or its sampler's) is called every epoch. ``None`` only to
-            call :meth:`train_step` / :meth:`evaluate` directly.
-        val_loader: same, for validation and early stopping; ``None`` skips validation.
-        config: :class:`TrainConfig`.
-        device: default :func:`course_lib.utils.get_device`.
-        optimizer: default Adam(``config.lr``); must hold only this model's parameters.
+            list; its or its sampler's ``set_epoch`` is called). ``None``: only :meth:`train_step`
+            and :meth:`evaluate` are used.
+        val_loader: same, for validation and early stopping; ``None``: no validation.
+        config: :class:`TrainConfig`; device: default :func:`course_lib.utils.get_device`;
+        optimizer: default Adam(``config.lr``), built on this model's parameters only.
 
     Under ``torchrun`` with more than one process, ``Trainer(...)`` builds a
     :class:`~course_lib.training.data_parallel.DataParallelTrainer`.
@@ -188,10 +162,6 @@ class Trainer:
     Raises:
         ValueError: an argument of the wrong type, an empty loader, another model's optimizer,
             an unknown or unavailable device.
-
-    Example::
-
-        history = Trainer(model, train_loader, val_loader, TrainConfig(epochs=5)).fit()
     """
 
     data_parallel = False
@@ -216,7 +186,7 @@ class Trainer:
         check_type(optimizer, "optimizer", (torch.optim.Optimizer, NONE), "a torch.optim.Optimizer")
         own = {id(p) for p in model.parameters()}
         if optimizer and any(id(p) not in own for g in optimizer.param_groups for p in g["params"]):
-            raise ValueError("the optimizer holds parameters that are not this model's; build it from model.parameters()")
+            raise ValueError("the optimizer has parameters that are not this model's; build it on model.parameters()")
         self.config = cfg = config or TrainConfig()
         self.device = as_device(device, check_available=True) if device is not None else get_device()
         self.model = self.net = model.to(self.device)  # net: what the forward pass runs (DDP wraps it)
@@ -312,7 +282,7 @@ class Trainer:
 
     def save(self, path: Optional[str] = None) -> None:
         """Write a checkpoint atomically to ``path`` (default ``config.checkpoint_path``; if unset, none).
-        Data-parallel: a collective call; rank 0 writes."""
+        Data-parallel: collective; rank 0 writes."""
         path = path if path is not None else self.config.checkpoint_path
         if path:
             state = self.state_dict()
@@ -348,9 +318,8 @@ class Trainer:
         return float(value)
 
     def evaluate(self, loader=None) -> Dict[str, float]:
-        """Loss (nats per target token), perplexity and token count with full teacher forcing
-        on ``loader`` (default: validation), leaving the random state as it was.
-        Data-parallel: a collective call; every rank gets the numbers of the whole loader.
+        """``{"loss", "ppl", "tokens"}`` on ``loader`` (default: validation), as :func:`evaluate_loss`;
+        the random state is left as it was. Data-parallel: collective; the numbers of the whole loader.
 
         Raises:
             ValueError: no loader (and no val_loader); the loader is not an iterable of batches, or empty.
@@ -362,18 +331,17 @@ class Trainer:
         return loss_record(*self._all_reduce([float(total), float(tokens)]))
 
     def _time_up(self, start: float) -> bool:
-        budget = self.config.max_minutes  # all ranks take the same decision
-        return budget is not None and self._all_reduce([float(time.perf_counter() - start >= budget * 60)], "max")[0] > 0
+        budget = self.config.max_minutes
+        up = budget is not None and time.perf_counter() - start >= budget * 60
+        return budget is not None and self._all_reduce([float(up)], "max")[0] > 0  # the same decision on all ranks
 
     def fit(self) -> History:
-        """Train until ``epochs``, early stopping, the time budget or ``max_steps``.
+        """Train until ``epochs``, early stopping, the time budget or ``max_steps``; returns the
+        :class:`History` (a partial epoch has ``partial=True`` until a resumed run completes it).
 
         Resumes from ``config.checkpoint_path`` when it exists and ``config.resume`` is set --
         mid-epoch included, with the batches, weights and random numbers an uninterrupted run
         would have had. The stop button saves a checkpoint and returns (``"interrupted"``).
-
-        Returns:
-            :class:`History`; a partial epoch has ``partial=True`` until a resumed run completes it.
 
         Raises:
             ValueError: the Trainer has no ``train_loader``.
