@@ -1,8 +1,8 @@
 """Train lesson 03's Bahdanau model on Multi30k de→en, data-parallel with ``torchrun``.
 
 One process per GPU (or several CPU processes); ``course_lib.training.Trainer`` notices the
-``torchrun`` environment and trains with ``DistributedDataParallel`` (NCCL on GPUs, gloo on
-CPUs). Every process reads the same data and builds the same vocabulary; each trains on its
+``torchrun`` environment and builds a ``DataParallelTrainer``, which trains with
+``DistributedDataParallel`` (NCCL on GPUs, gloo on CPUs). Every process reads the same data and builds the same vocabulary; each trains on its
 own share of every epoch's batches; rank 0 prints, writes the checkpoint and, at the end,
 reports test BLEU.
 

@@ -5,7 +5,8 @@ one step equal a single-process run on the same global batch -- with batches of 
 token counts, so a per-rank mean averaged over ranks would fail -- with and without active
 gradient clipping, (c) each rank sees a disjoint shard of every epoch's batches, (d)
 validation, history and early stopping agree on every rank and cover the whole validation
-set, (e) only rank 0 writes the checkpoint, (f) a time budget stops every rank at the same step.
+set, (e) only rank 0 writes the checkpoint, (f) a time budget stops every rank at the same step,
+(g) ``Trainer(...)`` under torchrun builds a ``DataParallelTrainer``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def _budget_run(rank: int):
     cfg = TrainConfig(epochs=1, max_minutes=0.0 if rank == 1 else 60.0, progress=False, restore_best=False)
     trainer = Trainer(_model(), ListLoader(copy_task_batches(6, seed=5)), None, cfg, device=torch.device("cpu"))
     history = trainer.fit()
-    return {"steps": trainer.global_step, "stopped": history.stopped,
+    return {"steps": trainer.global_step, "stopped": history.stopped, "class": type(trainer).__name__,
             "weights": {k: v.clone() for k, v in trainer.model.state_dict().items()}}
 
 
@@ -191,6 +192,11 @@ def test_history_validation_and_early_stopping_agree_on_every_rank(ranks):
     state = load_checkpoint(out_dir / "ckpt" / "ckpt.pt")
     _assert_same_weights(state["model"], h0["weights"], rtol=0, atol=0)
     assert state["world_size"] == 2 and len(state["rng_per_rank"]) == 2
+
+
+def test_trainer_under_torchrun_is_a_data_parallel_trainer(ranks):
+    results, _ = ranks
+    assert [r["budget"]["class"] for r in results] == ["DataParallelTrainer"] * WORLD
 
 
 def test_time_budget_stops_every_rank_at_the_same_step(ranks):

@@ -302,7 +302,7 @@ def _logits(B=2, T=3, V=5):
     ((_logits(), torch.zeros(2, 3, dtype=torch.long), 0), "only padding"),
     ((_logits(), torch.ones(2, 3, dtype=torch.long), 9), "pad_id"),
     ((_logits(), torch.ones(2, 3, dtype=torch.long), 0.0), "pad_id"),
-    (([[0.1]], torch.ones(2, 3, dtype=torch.long), 0), "tensors"),
+    (([[0.1]], torch.ones(2, 3, dtype=torch.long), 0), "Tensor"),
     ((torch.zeros(0, 3, 5), torch.zeros(0, 3, dtype=torch.long), 0), "empty"),
 ])
 def test_sequence_loss_rejects_bad_input(args, match):

@@ -1,0 +1,35 @@
+"""The training package's door checks (the generic ones come from :mod:`course_lib.checks`)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from torch import Tensor
+
+from ..checks import InputTypeError
+
+
+def check_type(value: Any, name: str, types: Any, expected: str) -> Any:
+    """``value`` if it is an instance of ``types``; else :class:`InputTypeError` naming ``expected``."""
+    if not isinstance(value, types):
+        raise InputTypeError(f"{name} must be {expected}, got {type(value).__name__}")
+    return value
+
+
+def check_path(path: Any, name: str) -> str:
+    """``path`` (a non-empty str or ``os.PathLike``) as a str."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise InputTypeError(f"{name} must be a non-empty path (str or pathlib.Path), got {path!r}")
+    return str(path)
+
+
+def check_loader(loader: Any, name: str, need_len: bool = False) -> None:
+    """``loader`` must iterate over batches (again every epoch when ``need_len``) and not be empty."""
+    kind = "an iterable of course_lib.data.Batch (make_loader(...) or a list)" + (
+        ", with a length: not a one-shot generator, as every epoch iterates it again" if need_len else "")
+    if isinstance(loader, (str, bytes, dict, Tensor)) or not hasattr(loader, "__iter__") or (
+            need_len and not hasattr(loader, "__len__")):
+        raise InputTypeError(f"{name} must be {kind}, got {type(loader).__name__}")
+    if hasattr(loader, "__len__") and len(loader) == 0:
+        raise ValueError(f"{name} is empty: no batches (an empty dataset, or drop_last with too large a batch_size?)")
