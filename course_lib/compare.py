@@ -20,7 +20,7 @@ from matplotlib.figure import Figure
 
 from .checks import InputTypeError, check_choice, check_int, check_text
 from .fonts import font_rc
-from .viz import _check_bleu_frames, check_mapping, check_tokens, plot_attention, require
+from .viz import _check_bleu_frames, check_mapping, plot_attention, require
 
 __all__ = ["compare_bleu_by_length", "plot_variant_comparison", "plot_attention_grid", "plot_beam_sweep"]
 
@@ -128,12 +128,9 @@ def plot_attention_grid(panels: Dict[str, tuple], ncols: Optional[int] = None) -
     """Several attention heatmaps side by side (e.g. global vs local-p on the same sentence).
 
     Args:
-        panels: ``{title: (weights [T, S], src_tokens, tgt_tokens)}`` (as for
-            :func:`course_lib.viz.plot_attention`).
+        panels: ``{title: (weights [T, S], src_tokens, tgt_tokens)}`` (each as for
+            :func:`course_lib.viz.plot_attention`, which checks it).
         ncols: panels per row (default: all in one row).
-
-    Returns:
-        The figure.
 
     Raises:
         ValueError: no panels; a panel that is not a ``(weights, src_tokens, tgt_tokens)``
@@ -143,20 +140,17 @@ def plot_attention_grid(panels: Dict[str, tuple], ncols: Optional[int] = None) -
     check_mapping(panels, "panels", "{title: (weights [T, S], src_tokens, tgt_tokens)}")
     for title, panel in panels.items():
         check_text(title, "each panel title (the dict key)")
-        require(isinstance(panel, (tuple, list)) and len(panel) == 3,
-                f"panel {title!r} must be a (weights [T, S], src_tokens, tgt_tokens) triple")
-        check_tokens(panel[1], f"src_tokens of panel {title!r}")
-        check_tokens(panel[2], f"tgt_tokens of panel {title!r}")
+        require(isinstance(panel, (tuple, list)) and len(panel) == 3, f"panel {title!r} must be a triple "
+                "(weights [T, S], src_tokens, tgt_tokens)")
     ncols = len(panels) if ncols is None else check_int(ncols, "ncols", low=1)
-    nrows = math.ceil(len(panels) / ncols)
-    widest = max(len(src) for _, src, _ in panels.values())
-    tallest = max(len(tgt) for _, _, tgt in panels.values())
-    fig = Figure(figsize=(ncols * max(4.0, 0.42 * widest + 2), nrows * max(3.0, 0.36 * tallest + 1.5)))
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, (title, (weights, src, tgt)) in zip(axes, panels.items()):
+    fig = Figure()
+    axes = fig.subplots(math.ceil(len(panels) / ncols), ncols, squeeze=False)
+    for ax, (title, (weights, src, tgt)) in zip(axes.ravel(), panels.items()):
         plot_attention(weights, src, tgt, title=title, ax=ax)
-    for ax in axes[len(panels):]:
+    for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
+    widest, tallest = (max(len(panel[i]) for panel in panels.values()) for i in (1, 2))
+    fig.set_size_inches(ncols * max(4.0, 0.42 * widest + 2), len(axes) * max(3.0, 0.36 * tallest + 1.5))
     fig.tight_layout()
     return fig
 
