@@ -186,10 +186,12 @@ _STEP_SHAPES = {"decoder_state": "H", "encoder_states": "SH", "scores": "S", "we
                 "context": "H", "pad_mask": "S"}
 
 
-def _check_figure_args(figsize, dpi) -> None:
+def _check_figure_args(figsize, dpi, *steps: dict) -> None:
+    for one in steps:
+        _check_steps(one)
     dpi = check_real(dpi, "dpi", low=0.0, low_open=True)
     if figsize is not None:
-        require(isinstance(figsize, (tuple, list)) and len(figsize) == 2, f"figsize must be (width, height), not {figsize!r:.30}")
+        require(isinstance(figsize, (tuple, list)) and len(figsize) == 2, f"figsize must be (width, height): {figsize!r:.30}")
         _check_pixels(*(check_real(v, "figsize", low=0.0, low_open=True) for v in figsize), dpi)
 
 
@@ -228,10 +230,6 @@ def describe_step(steps: dict, upto_step: int) -> str:
     )[upto_step]
 
 
-def _compact(x: float) -> str:
-    return "~0" if abs(x) < 5e-4 else f"{x:.3g}"
-
-
 def _bars(ax, values, title, colors, labels, annotate=True, ylim=None, compact=False):
     x = np.arange(len(values))
     ax.bar(x, values, color=colors, edgecolor="black", linewidth=0.5)
@@ -246,17 +244,16 @@ def _bars(ax, values, title, colors, labels, annotate=True, ylim=None, compact=F
         ax.set_ylim(lo - (pad if lo < 0 else 0), hi + pad)
     if annotate:
         for xi, v in zip(x, values):
-            ax.annotate((_compact if compact else _fmt)(float(v)), (xi, v), ha="center", va="bottom" if v >= 0 else "top",
-                        fontsize=8, xytext=(0, 2 if v >= 0 else -2), textcoords="offset points")
+            text = ("~0" if abs(v) < 5e-4 else f"{v:.3g}") if compact else _fmt(float(v))
+            ax.annotate(text, (xi, v), ha="center", va="bottom" if v >= 0 else "top", fontsize=8,
+                        xytext=(0, 2 if v >= 0 else -2), textcoords="offset points")
     ax.spines[["top", "right"]].set_visible(False)
 
 
 def _pending(ax, k):
-    ax.set_xticks([])
-    ax.set_yticks([])
+    ax.set(xticks=[], yticks=[])
     for side in ax.spines.values():
-        side.set_color("#cccccc")
-        side.set_linestyle("--")
+        side.set(color="#cccccc", linestyle="--")
     ax.text(0.5, 0.5, f"step {k}: {STEP_NAMES[k - 1]}\n(not yet)", ha="center", va="center",
             color="#999999", fontsize=10, transform=ax.transAxes)
 
@@ -285,9 +282,8 @@ def plot_attention_steps(steps: dict, upto_step: int = 4, figsize=(11.0, 3.0), d
     Raises:
         ValueError: ``upto_step`` outside 0..4; as :func:`plot_explorer`.
     """
-    _check_steps(steps)
+    _check_figure_args(figsize, dpi, steps)
     upto_step = check_int(upto_step, "upto_step", low=0, high=4)
-    _check_figure_args(figsize, dpi)
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1.15, 0.9]})
     S = len(steps["scores"])
@@ -327,8 +323,7 @@ def plot_explorer(steps: dict, figsize=(10.0, 3.0), dpi: int = 90) -> Figure:
             not a pair, ``figsize`` or ``dpi`` not positive, or more than
             :data:`~course_lib.viz.MAX_PIXELS` pixels wide or tall.
     """
-    _check_steps(steps)
-    _check_figure_args(figsize, dpi)
+    _check_figure_args(figsize, dpi, steps)
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     axes = fig.subplots(1, 3)
     S = len(steps["scores"])
@@ -350,9 +345,7 @@ def plot_score_functions(results: dict[str, dict], figsize=None, dpi: int = 90) 
             :func:`plot_explorer` for ``figsize`` and ``dpi``.
     """
     check_mapping(results, "results", "{name: steps} from compare_score_functions()")
-    for value in results.values():
-        _check_steps(value)
-    _check_figure_args(figsize, dpi)
+    _check_figure_args(figsize, dpi, *results.values())
     n = len(results)
     fig = Figure(figsize=figsize or (2.2 * n, 2.6), dpi=dpi, layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n, sharey=True))

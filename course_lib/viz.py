@@ -243,19 +243,12 @@ def plot_history(history, title: str = "training") -> Figure:
 
 def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str], title: Optional[str] = None,
                    upto: Optional[int] = None, ax=None, annotate: Optional[bool] = None) -> Figure:
-    """Annotated heatmap of attention weights (seaborn): one row per generated token, one column per source token.
+    """Annotated heatmap (seaborn) of ``weights`` ``[T, S]``: a row per generated token, a column per source token.
 
-    The alignment pictures of Bahdanau et al. (2015) and Luong et al. (2015). Subword pieces
-    are labelled as words (:func:`display_tokens`).
-
-    Args:
-        weights: ``[T, S]`` array or tensor (rows sum to one over real source positions).
-        src_tokens: ``S`` labels for the columns. tgt_tokens: ``T`` labels for the rows.
-        title: the axes' title.
-        upto: show only the first ``upto`` rows (``0..T``; the others blank): the animation's frames.
-        ax: draw into this axes instead of a new figure.
-        annotate: write each weight in its cell (default: when ``T`` and ``S`` are at most
-            :data:`ANNOTATE_MAX_TOKENS`).
+    The alignment pictures of Bahdanau et al. (2015) and Luong et al. (2015); subword pieces are
+    labelled as words (:func:`display_tokens`). ``upto`` shows only the first ``upto`` rows (the
+    animation's frames); ``ax`` draws into an existing axes; ``annotate`` writes the weights in
+    the cells (default: when ``T`` and ``S`` are at most :data:`ANNOTATE_MAX_TOKENS`).
 
     Raises:
         ValueError: ``weights`` not 2-D, empty or NaN; rows or columns that do not match the
@@ -306,8 +299,7 @@ def _check_bleu_frames(frames) -> List[str]:
 def plot_bleu_by_length(frames: Dict[str, "object"], title: str = "BLEU by source length") -> Figure:
     """Grouped bars (seaborn) of BLEU per source-length bucket, one colour per model.
 
-    Args:
-        frames: ``{model name: DataFrame from metrics.bleu_by_length}`` with the same buckets.
+    ``frames``: ``{model name: DataFrame from metrics.bleu_by_length}`` with the same buckets.
 
     Raises:
         ValueError: no tables; a table without ``bucket``/``sentences``/``bleu`` columns or
@@ -398,12 +390,10 @@ def _step_figure(s, src: List[str], step: int, probs: np.ndarray, attn: Optional
 
 
 def plot_decoder_step(trace: List, src_tokens: Sequence[str], step: int) -> Figure:
-    """One frame of the decoder stepper: the top-k next words and (if any) the attention of ``step``.
+    """One frame of the decoder stepper: the top-k next words and (if any) the attention at ``step`` (0-based).
 
-    Args:
-        trace: the :class:`course_lib.decoding.StepTrace` list from ``decode_trace``.
-        src_tokens: the source tokens (``<eos>`` included, matching the attention length).
-        step: which step to draw (0-based).
+    ``trace`` is the :class:`course_lib.decoding.StepTrace` list of ``decode_trace``;
+    ``src_tokens`` the source tokens, ``<eos>`` included. A forced step (the learner's word) says so.
 
     Raises:
         StepOutOfRange (a ValueError and IndexError): ``step`` outside the trace.
@@ -444,12 +434,11 @@ class BeamEntry:
 
     Attributes:
         tokens: the partial translation (target tokens, without ``<sos>``).
-        score: its score (Wu et al. 2016, sec. 7, eq. 14: log-probability divided by the
-            length penalty, plus the coverage penalty; the log-probability when alpha = beta = 0).
+        score: its score (Wu et al. 2016, sec. 7, eq. 14: ``log P / lp + cp``; ``log P`` when
+            alpha = beta = 0). log_prob: ``log P`` in nats, if known.
         status: ``"kept"`` (in the beam), ``"finished"`` (ended with ``<eos>``), ``"stopped"``
-            (cut by ``max_len``) or ``"pruned"`` (in the beam at the previous step, but neither
-            it nor an extension of it is kept now).
-        log_prob: its log-probability (nats), if known.
+            (cut by ``max_len``) or ``"pruned"`` (in the beam at the previous step, without an
+            extension kept now).
 
     Raises:
         InputTypeError: ``tokens`` is a bare str or holds non-str.
@@ -468,31 +457,27 @@ class BeamEntry:
         check_score(self.log_prob, "BeamEntry.log_prob", allow_none=True)
 
 
+def _is_hypothesis(h) -> bool:
+    ids = getattr(h, "tokens", None)
+    numbers = (*ids, getattr(h, "score", None), getattr(h, "log_prob", None)) if isinstance(ids, (list, tuple)) else [None]
+    return all(isinstance(x, Real) and not isinstance(x, bool) for x in numbers) and all(isinstance(i, Integral) for i in ids)
+
+
 def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
     """What the beam held at every step of one sentence, from ``beam_search(..., record_steps=True)``.
 
-    Args:
-        steps: ``BeamSearchOutput.steps[i]``, the :class:`course_lib.decoding.BeamStep` list
-            of one sentence (``kept``, ``finished`` per step).
-        tgt_vocab: the target :class:`course_lib.data.Vocab` (ids -> tokens).
-
-    Returns:
-        One list of :class:`BeamEntry` per step: the hypotheses kept (``"kept"``), those that
-        produced ``<eos>`` at this step (``"finished"``, shown with ``<eos>``; ``"stopped"``
-        when ``max_len`` cut them), and those of the previous step without a kept or finished
-        extension now (``"pruned"``, with their previous tokens and score).
+    ``steps`` is ``BeamSearchOutput.steps[i]`` (one :class:`course_lib.decoding.BeamStep` per
+    step), ``tgt_vocab`` the target :class:`course_lib.data.Vocab`. Returns one list of
+    :class:`BeamEntry` per step: the hypotheses kept, those that produced ``<eos>`` here
+    (``"finished"``, shown with ``<eos>``; ``"stopped"`` when ``max_len`` cut them), and those
+    of the previous step without a kept or finished extension now (``"pruned"``).
 
     Raises:
         InputTypeError: ``steps`` empty or not a list of beam steps of hypotheses (integer
             token ids, numeric ``score`` and ``log_prob``); ``tgt_vocab`` not a Vocab.
     """
-    def number(x) -> bool:
-        return isinstance(x, Real) and not isinstance(x, bool)
-
     ok = isinstance(steps, (list, tuple)) and all(hasattr(st, "kept") and hasattr(st, "finished") for st in steps)
-    bad = next((h for st in steps for h in (*st.kept, *st.finished) if not (
-        isinstance(getattr(h, "tokens", None), (list, tuple)) and all(isinstance(i, Integral) and number(i) for i in h.tokens)
-        and number(getattr(h, "score", None)) and number(getattr(h, "log_prob", None)))), None) if ok else None
+    bad = next((h for st in steps for h in (*st.kept, *st.finished) if not _is_hypothesis(h)), None) if ok else None
     require(ok and steps and bad is None, f"steps holds {bad!r:.60}, not a decoding.Hypothesis" if bad is not None
             else "steps must be the non-empty BeamStep list of one sentence (BeamSearchOutput.steps[i])", InputTypeError)
     itos = check_tokens(getattr(tgt_vocab, "itos", None), "tgt_vocab.itos (of a course_lib.data.Vocab)")
@@ -536,10 +521,8 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
     at this step (listed below the others). The bar is the score (a log-probability: the bars
     extend left of zero, shorter is better). Wu et al. (2016), sec. 7.
 
-    Args:
-        frames: one list of :class:`BeamEntry` per step (:func:`beam_frames`).
-        step: the step to draw (0-based). title: overrides the default title.
-        max_rows: draw at most this many hypotheses (the best ones).
+    ``frames``: one list of :class:`BeamEntry` per step (:func:`beam_frames`); ``step``: 0-based;
+    ``max_rows``: draw at most this many hypotheses (the best).
 
     Raises:
         ValueError: empty or malformed frames; ``max_rows`` below 1.
@@ -587,9 +570,7 @@ def plot_beam_tree(frames: Sequence[Sequence[BeamEntry]], upto: Optional[int] = 
     ``<eos>``, orange = stopped by ``max_len``; a hypothesis pruned at the next step is
     crossed out (grey). Wu et al. (2016), sec. 7.
 
-    Args:
-        frames: one list of :class:`BeamEntry` per step (:func:`beam_frames`).
-        upto: the last step to draw (0-based; default: all). title: overrides the default title.
+    ``upto`` is the last step drawn (0-based; default: all).
 
     Raises:
         ValueError: empty or malformed frames. StepOutOfRange: ``upto`` outside the frames.
@@ -647,10 +628,7 @@ def beam_step_caption(frames: Sequence[Sequence[BeamEntry]], step: int) -> str:
 
 
 def format_n_best(n_best: Sequence[Tuple[Sequence[str], float]]) -> str:
-    """An HTML table of the final n-best list: rank, translation (:func:`display_text`), score.
-
-    Args:
-        n_best: ``(tokens, score)`` pairs, best first.
+    """An HTML table of the final n-best list (``(tokens, score)`` pairs, best first): rank, translation, score.
 
     Raises:
         ValueError: an empty list; a score that is not a number or is NaN.
@@ -671,18 +649,14 @@ def format_n_best(n_best: Sequence[Tuple[Sequence[str], float]]) -> str:
 def translator_frame(translation, choice: int = 0, detokenize=None, title: Optional[str] = None) -> Tuple[str, Optional[bytes]]:
     """What the translator widget shows for one sentence: the n-best list and one heatmap (pure).
 
-    Args:
-        translation: a :class:`course_lib.decoding.Translation` (the best hypothesis; its
-            ``alternatives`` are the runners-up of a beam search with ``n_best > 1``).
-        choice: which hypothesis to draw, ``0`` = the best, ``1`` = the first alternative, ...
-        detokenize: ``tokens -> str`` for the table (default: :func:`display_text`).
-        title: the heatmap's title (default: the chosen translation and its score).
+    ``translation`` is a :class:`course_lib.decoding.Translation` (its ``alternatives``: the
+    runners-up of a beam search with ``n_best > 1``); ``choice`` the hypothesis to draw (0 = the
+    best); ``detokenize`` ``tokens -> str`` for the table (default :func:`display_text`).
 
     Returns:
-        ``(html, png)``: an HTML table (rank, translation, score; the chosen row marked
-        ``class='chosen'`` and with ▶) and the PNG of :func:`plot_attention` of the chosen
-        hypothesis (rows its ``row_labels``, columns its ``src_tokens``), or ``None`` for a
-        model without attention.
+        ``(html, png)``: the table (rank, translation, score; the chosen row ``class='chosen'``,
+        marked ▶) and the PNG of :func:`plot_attention` of the chosen hypothesis, or ``None``
+        for a model without attention.
 
     Raises:
         ValueError: ``choice`` outside ``0 .. len(alternatives)``; attention weights that do
