@@ -35,7 +35,8 @@ __all__ = ["EXAMPLE_DECODER_STATE", "EXAMPLE_ENCODER_STATES", "EXPLORER_SCORE_NA
 #: The course's worked example: one decoder state ...
 EXAMPLE_DECODER_STATE: tuple[float, ...] = (10.0, 5.0, 10.0)
 #: ... and four encoder states. Dot-product scores: 15, 60, 15, 35; context ~ [5, 0, 1].
-EXAMPLE_ENCODER_STATES: tuple[tuple[float, ...], ...] = ((0.0, 1.0, 1.0), (5.0, 0.0, 1.0), (1.0, 1.0, 0.0), (0.0, 5.0, 1.0))
+EXAMPLE_ENCODER_STATES: tuple[tuple[float, ...], ...] = ((0.0, 1.0, 1.0), (5.0, 0.0, 1.0), (1.0, 1.0, 0.0),
+                                                          (0.0, 5.0, 1.0))
 #: The score functions the explorer offers (``concat`` is the same module as ``additive``).
 EXPLORER_SCORE_NAMES: tuple[str, ...] = tuple(n for n in SCORE_FUNCTIONS if n != "concat")
 #: The four steps, in order; ``upto_step`` counts them from 1.
@@ -191,7 +192,8 @@ def _check_figure_args(figsize, dpi, *steps: dict) -> None:
         _check_steps(one)
     dpi = check_real(dpi, "dpi", low=0.0, low_open=True)
     if figsize is not None:
-        require(isinstance(figsize, (tuple, list)) and len(figsize) == 2, f"figsize must be (width, height): {figsize!r:.30}")
+        require(isinstance(figsize, (tuple, list)) and len(figsize) == 2,
+                f"figsize must be (width, height) in inches, got {figsize!r:.30}")
         _check_pixels(*(check_real(v, "figsize", low=0.0, low_open=True) for v in figsize), dpi)
 
 
@@ -201,7 +203,8 @@ def _check_steps(steps) -> None:
         arrays = {k: np.asarray(steps[k], dtype=bool if k == "pad_mask" else float) for k in _STEP_SHAPES}
         size = {"S": arrays["scores"].size, "H": arrays["context"].size}
         ok = all(a.shape == tuple(size[d] for d in _STEP_SHAPES[k]) and np.isfinite(a).all() for k, a in arrays.items())
-        ok = ok and min(size.values()) > 0 and isinstance(steps["score_name"], str) and 0 < steps["temperature"] < np.inf
+        ok = ok and min(size.values()) > 0 and isinstance(steps["score_name"], str)
+        ok = ok and 0 < steps["temperature"] < np.inf
     except (KeyError, TypeError, ValueError):
         ok = False
     require(ok, "steps must be the dict returned by attention_steps(): all its keys, arrays of shapes that fit "

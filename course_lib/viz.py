@@ -79,7 +79,8 @@ def check_step(step: Any, n_frames: int, what: str = "step") -> int:
         ValueError: ``n_frames`` is not a positive integer.
     """
     n_frames, step = check_int(n_frames, "n_frames", low=1), check_int(step, what)
-    require(0 <= step < n_frames, f"{what} {step} is outside the {n_frames} steps (0 to {n_frames - 1})", StepOutOfRange)
+    require(0 <= step < n_frames, f"{what} {step} is outside the {n_frames} steps (0 to {n_frames - 1})",
+            StepOutOfRange)
     return step
 
 
@@ -113,8 +114,8 @@ def check_score(value: Any, name: str, allow_none: bool = False) -> Optional[flo
     Raises:
         ValueError: a bool, a str, a tensor, NaN.
     """
-    require((value is None and allow_none) or (isinstance(value, Real) and not isinstance(value, bool) and value == value),
-            f"{name} must be a number (not NaN), got {value!r:.40}")
+    number = isinstance(value, Real) and not isinstance(value, bool) and value == value
+    require(number or (value is None and allow_none), f"{name} must be a number (not NaN), got {value!r:.40}")
     return None if value is None else float(value)
 
 
@@ -196,7 +197,8 @@ def figure_to_png(fig: Figure, dpi: Optional[int] = None) -> bytes:
         InputTypeError: ``fig`` is not a matplotlib Figure. ValueError: ``dpi`` below 1, or a
             picture more than :data:`MAX_PIXELS` wide or tall (it would exhaust memory).
     """
-    require(isinstance(fig, Figure), f"figure_to_png needs a matplotlib Figure, got {type(fig).__name__}", InputTypeError)
+    require(isinstance(fig, Figure), f"figure_to_png needs a matplotlib Figure, not a {type(fig).__name__}",
+            InputTypeError)
     dpi = check_int(dpi, "dpi", low=1, allow_none=True) or fig.dpi
     _check_pixels(*fig.get_size_inches(), dpi)
     buffer = io.BytesIO()
@@ -228,7 +230,8 @@ def plot_history(history, title: str = "training") -> Figure:
     ax1.plot(steps, losses, lw=0.8, alpha=0.8)
     ax1.set(xlabel="optimiser step", ylabel="loss (nats/token)", title="loss per batch")
     partial_ = [bool(e.get("partial")) for e in history.epochs]
-    for label, values, marker in [("train", train, "o")] + ([("validation", val, "s")] if len(val) == len(epochs) else []):
+    series = [("train", train, "o")] + ([("validation", val, "s")] if len(val) == len(epochs) else [])
+    for label, values, marker in series:
         line, = ax2.plot(epochs, values, marker + "-", label=label)
         if any(partial_):
             ax2.plot([x for x, p in zip(epochs, partial_) if p], [v for v, p in zip(values, partial_) if p], marker,
@@ -337,8 +340,9 @@ def plot_length_histogram(lengths: Dict[str, Sequence[int]], title: str = "sente
     check_mapping(lengths, "lengths", "{name: list of token counts}")
     series = {name: np.asarray(values) for name, values in lengths.items()}
     for name, arr in series.items():
-        require(arr.ndim == 1 and arr.size and arr.dtype.kind in "iu" and (arr >= 0).all(), f"lengths[{name!r}] must be a "
-                f"flat list of non-negative integers (not empty), got a {type(lengths[name]).__name__} {arr.shape}",
+        require(arr.ndim == 1 and arr.size and arr.dtype.kind in "iu" and (arr >= 0).all(), f"lengths[{name!r}] must "
+                f"be a flat list of non-negative integers (not empty), not a {type(lengths[name]).__name__} "
+                f"{arr.shape}",
                 InputTypeError if arr.ndim == 0 else ValueError)
     fig = Figure(figsize=(6, 3), layout="constrained")
     ax = fig.subplots()
@@ -459,8 +463,10 @@ class BeamEntry:
 
 def _is_hypothesis(h) -> bool:
     ids = getattr(h, "tokens", None)
-    numbers = (*ids, getattr(h, "score", None), getattr(h, "log_prob", None)) if isinstance(ids, (list, tuple)) else [None]
-    return all(isinstance(x, Real) and not isinstance(x, bool) for x in numbers) and all(isinstance(i, Integral) for i in ids)
+    if not isinstance(ids, (list, tuple)) or not all(isinstance(i, Integral) for i in ids):
+        return False
+    numbers = (*ids, getattr(h, "score", None), getattr(h, "log_prob", None))
+    return all(isinstance(x, Real) and not isinstance(x, bool) for x in numbers)
 
 
 def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
@@ -479,7 +485,8 @@ def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
     ok = isinstance(steps, (list, tuple)) and all(hasattr(st, "kept") and hasattr(st, "finished") for st in steps)
     bad = next((h for st in steps for h in (*st.kept, *st.finished) if not _is_hypothesis(h)), None) if ok else None
     require(ok and steps and bad is None, f"steps holds {bad!r:.60}, not a decoding.Hypothesis" if bad is not None
-            else "steps must be the non-empty BeamStep list of one sentence (BeamSearchOutput.steps[i])", InputTypeError)
+            else "steps must be the non-empty BeamStep list of one sentence (BeamSearchOutput.steps[i])",
+            InputTypeError)
     itos = check_tokens(getattr(tgt_vocab, "itos", None), "tgt_vocab.itos (of a course_lib.data.Vocab)")
 
     def words(ids) -> Tuple[str, ...]:
@@ -507,8 +514,8 @@ def _check_beam_frames(frames) -> bool:
     """The beam figures' door: one list of :class:`BeamEntry` per step. Returns whether they are subword pieces."""
     ok = not isinstance(frames, (str, bytes)) and isinstance(frames, Sequence) and all(
         isinstance(f, (list, tuple)) and all(isinstance(e, BeamEntry) for e in f) for f in frames)
-    require(ok and frames, "frames is empty: no steps recorded" if ok else "frames must hold a list of BeamEntry per step",
-            InputTypeError)
+    require(ok and frames, "frames is empty: no steps recorded" if ok else
+            "frames must hold a list of BeamEntry per step", InputTypeError)
     return any(_has_pieces(e.tokens) for f in frames for e in f)
 
 
@@ -562,7 +569,8 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
     return fig
 
 
-def plot_beam_tree(frames: Sequence[Sequence[BeamEntry]], upto: Optional[int] = None, title: Optional[str] = None) -> Figure:
+def plot_beam_tree(frames: Sequence[Sequence[BeamEntry]], upto: Optional[int] = None,
+                   title: Optional[str] = None) -> Figure:
     """The search tree of beam search up to step ``upto``: one column per step, one node per hypothesis.
 
     Each node shows the token a hypothesis added (its score below) and is joined to the
@@ -646,7 +654,8 @@ def format_n_best(n_best: Sequence[Tuple[Sequence[str], float]]) -> str:
             + "".join(rows) + "</table>")
 
 
-def translator_frame(translation, choice: int = 0, detokenize=None, title: Optional[str] = None) -> Tuple[str, Optional[bytes]]:
+def translator_frame(translation, choice: int = 0, detokenize=None,
+                     title: Optional[str] = None) -> Tuple[str, Optional[bytes]]:
     """What the translator widget shows for one sentence: the n-best list and one heatmap (pure).
 
     ``translation`` is a :class:`course_lib.decoding.Translation` (its ``alternatives``: the
