@@ -1,22 +1,14 @@
 """Fonts for scripts that matplotlib's default font cannot draw (Devanagari for Marathi, ...).
 
-Matplotlib's default font, DejaVu Sans, has no Devanagari glyphs: Marathi tick labels come
-out as empty boxes ("tofu") with a ``Glyph ... missing`` warning. :func:`find_script_font`
-looks for an installed font that covers a script (checking the font file's character map,
-not just its name), :func:`use_script_font` makes matplotlib use it for the rest of the
-session, and :func:`missing_glyphs` says which characters of some text the configured
-fonts cannot draw. :func:`font_rc` gives the current font settings so that a temporary
-seaborn style (``sns.axes_style(..., rc=font_rc())``) does not switch them back.
+DejaVu Sans, matplotlib's default, has no Devanagari glyphs: Marathi labels come out as empty
+boxes. :func:`find_script_font` looks for an installed font whose character map covers a
+script, :func:`use_script_font` makes matplotlib use it for the session, :func:`missing_glyphs`
+says which characters the configured fonts cannot draw, and :func:`font_rc` gives the font
+settings for a temporary seaborn style (``sns.axes_style(..., rc=font_rc())``).
 
-Text shaping: Devanagari needs more than glyphs. A conjunct such as क्ष (ka + virama + ssa)
-or the vowel sign ि (written *before* the consonant it follows) must be shaped by the
-OpenType rules of the font. Matplotlib draws text through FreeType; from matplotlib 3.11
-on it shapes with libraqm when its FreeType wrapper was built with it
-(``matplotlib.ft2font.__libraqm_version__``), which :func:`text_shaping` reports. Without
-shaping, letters are right but conjuncts fall apart and ि stands after its consonant.
-
-Nothing happens at import time: fonts are searched and matplotlib's settings changed only
-when you call these functions.
+Glyphs are not enough: a conjunct such as क्ष or the vowel sign ि (written *before* its
+consonant) needs OpenType shaping, which matplotlib >= 3.11 does with libraqm when built with
+it (:func:`text_shaping`). Nothing happens at import time.
 """
 
 from __future__ import annotations
@@ -25,41 +17,22 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-__all__ = [
-    "SCRIPTS",
-    "KNOWN_FONTS",
-    "FONT_INSTALL_HINT",
-    "find_script_font",
-    "use_script_font",
-    "missing_glyphs",
-    "font_rc",
-    "text_shaping",
-]
+from .checks import InputTypeError, check_choice, check_flag, check_text, check_texts
+
+__all__ = ["SCRIPTS", "KNOWN_FONTS", "FONT_INSTALL_HINT", "find_script_font", "use_script_font", "missing_glyphs",
+           "font_rc", "text_shaping"]
 
 SCRIPTS: dict[str, tuple[int, int]] = {
-    "devanagari": (0x0900, 0x097F),
-    "bengali": (0x0980, 0x09FF),
-    "tamil": (0x0B80, 0x0BFF),
-    "arabic": (0x0600, 0x06FF),
-    "cyrillic": (0x0400, 0x04FF),
-    "greek": (0x0370, 0x03FF),
-    "hebrew": (0x0590, 0x05FF),
-    "thai": (0x0E00, 0x0E7F),
+    "devanagari": (0x0900, 0x097F), "bengali": (0x0980, 0x09FF), "tamil": (0x0B80, 0x0BFF),
+    "arabic": (0x0600, 0x06FF), "cyrillic": (0x0400, 0x04FF), "greek": (0x0370, 0x03FF),
+    "hebrew": (0x0590, 0x05FF), "thai": (0x0E00, 0x0E7F),
 }
 """Unicode blocks (first, last code point) of scripts the search knows by name."""
 
 KNOWN_FONTS: dict[str, tuple[str, ...]] = {
-    "devanagari": (
-        "Noto Sans Devanagari",  # Debian/Ubuntu fonts-noto-core, Google Fonts
-        "Lohit Devanagari",  # Debian/Ubuntu fonts-lohit-deva, Fedora
-        "Nirmala UI",  # Windows 8+
-        "Kohinoor Devanagari",  # macOS
-        "Devanagari Sangam MN",  # macOS
-        "Mangal",  # older Windows
-        "Mukta",
-        "Gargi",
-        "Samanata",
-    ),
+    "devanagari": ("Noto Sans Devanagari", "Lohit Devanagari",  # Debian/Ubuntu: fonts-noto-core, fonts-lohit-deva
+                   "Nirmala UI", "Kohinoor Devanagari", "Devanagari Sangam MN",  # Windows 8+, macOS
+                   "Mangal", "Mukta", "Gargi", "Samanata"),
 }
 """Font families tried first (in this order) for a script; any other installed font whose
 character map covers the script is accepted after them."""
@@ -73,33 +46,18 @@ FONT_INSTALL_HINT = (
 )
 
 
-def _check_script(script) -> tuple[int, int]:
-    if not isinstance(script, str):
-        raise TypeError(f"script must be a str such as 'devanagari', got {type(script).__name__}")
-    key = script.strip().lower()
-    if key not in SCRIPTS:
-        raise ValueError(f"unknown script {script!r}; known scripts: {', '.join(SCRIPTS)}")
-    return SCRIPTS[key]
-
-
-def _check_paths(extra_paths) -> list[Path]:
-    if isinstance(extra_paths, (str, bytes, os.PathLike)):
-        extra_paths = [extra_paths]
-    try:
-        paths = list(extra_paths)
-    except TypeError:
-        raise TypeError(f"extra_paths must be a list of font file paths, got {type(extra_paths).__name__}") from None
-    out = []
-    for p in paths:
-        if not isinstance(p, (str, os.PathLike)):
-            raise TypeError(f"extra_paths must hold str or path font files, got {type(p).__name__}")
-        path = Path(p).expanduser()
-        if path.is_dir():
-            raise ValueError(f"font file {path} is a folder; give the .ttf/.otf file itself")
-        if not path.is_file():
-            raise ValueError(f"font file {path} does not exist")
-        out.append(path)
-    return out
+def _font_files(extra_paths) -> list[Path]:
+    """``extra_paths`` (one path or a list of them) as existing font files."""
+    paths = [extra_paths] if isinstance(extra_paths, (str, os.PathLike)) else extra_paths
+    paths = list(paths) if isinstance(paths, Iterable) and not isinstance(paths, (bytes, dict)) else [None]
+    if not all(isinstance(p, (str, os.PathLike)) for p in paths):
+        raise InputTypeError(f"extra_paths must be a font file path or a list of them, got {extra_paths!r:.60}")
+    files = [Path(p).expanduser() for p in paths]
+    for f in files:
+        if not f.is_file():
+            raise ValueError(f"font file {f} " + ("is a folder; give the .ttf/.otf file itself" if f.is_dir()
+                                                  else "does not exist"))
+    return files
 
 
 def _covers(path: str | Path, block: tuple[int, int]) -> tuple[bool, str | None]:
@@ -118,77 +76,52 @@ def _covers(path: str | Path, block: tuple[int, int]) -> tuple[bool, str | None]
 
 
 def find_script_font(script: str = "devanagari", extra_paths: Sequence[str | os.PathLike] = ()) -> str | None:
-    """The family name of an installed font that can draw ``script``, or ``None``.
+    """The family name of an installed font that can draw ``script`` (a key of :data:`SCRIPTS`), or ``None``.
 
-    ``extra_paths`` (font files) are checked first, then the families of
+    ``extra_paths`` (``.ttf``/``.otf`` files) are tried first, then the families of
     :data:`KNOWN_FONTS` in order, then every other system font. A font counts if its
-    character map holds the script's letters (the name alone is not trusted). A font found
-    is registered with matplotlib's font manager (fonts installed after matplotlib built its
-    font cache are found too).
-
-    Args:
-        script: a key of :data:`SCRIPTS` (case-insensitive), e.g. ``"devanagari"``.
-        extra_paths: ``.ttf``/``.otf`` files to try first.
-
-    Returns:
-        A family name usable in ``rcParams["font.family"]``, or ``None`` if none is installed.
+    character map holds the script's letters (the name is not trusted); the one found is
+    registered with matplotlib's font manager (so fonts installed after its cache was built work).
 
     Raises:
-        TypeError: ``script`` is not a str, or ``extra_paths`` holds a non-path.
+        InputTypeError (a TypeError): ``script`` not a str; ``extra_paths`` holds a non-path.
         ValueError: unknown ``script``; an ``extra_paths`` file does not exist or is a folder
             (an unreadable file, or a font that does not cover the script, is skipped).
     """
-    block = _check_script(script)
-    extras = _check_paths(extra_paths)
+    key = check_choice(check_text(script, "script").strip().lower(), "script", tuple(SCRIPTS))
+    extras = _font_files(extra_paths)
     from matplotlib import font_manager
 
-    known = KNOWN_FONTS.get(script.strip().lower(), ())
-    candidates: list[tuple[int, str]] = []
+    block, known = SCRIPTS[key], KNOWN_FONTS.get(key, ())
     for path in extras:
         ok, family = _covers(path, block)
         if ok:
             font_manager.fontManager.addfont(str(path))
             return family
-    system = font_manager.findSystemFonts(fontext="ttf")
-    seen: dict[str, str] = {}
-    for path in sorted(system):
+    seen: dict[str, str] = {}  # family -> its first font file
+    for path in sorted(font_manager.findSystemFonts(fontext="ttf")):
         ok, family = _covers(path, block)
-        if ok and family and family not in seen:
-            seen[family] = path
-    for family, path in seen.items():
-        rank = known.index(family) if family in known else len(known)
-        candidates.append((rank, family))
-    if not candidates:
+        if ok and family:
+            seen.setdefault(family, path)
+    if not seen:
         return None
-    family = sorted(candidates)[0][1]
-    registered = {f.name for f in font_manager.fontManager.ttflist}
-    if family not in registered:
+    family = min(seen, key=lambda f: (known.index(f) if f in known else len(known), f))
+    if family not in {f.name for f in font_manager.fontManager.ttflist}:
         font_manager.fontManager.addfont(seen[family])
     return family
 
 
 def use_script_font(script: str = "devanagari", extra_paths: Sequence[str | os.PathLike] = (), warn: bool = True) -> str | None:
-    """Make matplotlib draw ``script`` for the rest of this session; return the font used.
+    """Make matplotlib draw ``script`` for the rest of this session; return the font used (``None``: none found).
 
-    Sets ``rcParams["font.family"]`` to ``[<found font>, "DejaVu Sans"]`` and puts the found
-    font first in ``rcParams["font.sans-serif"]``. Matplotlib picks, glyph by glyph, the
-    first font of the list that has it (font fallback, matplotlib >= 3.6); the Devanagari
-    fonts above also hold Latin letters, so a mixed label is drawn in one font and shaped as
-    a whole. This changes global settings on purpose (a lesson calls it once, at the top);
-    nothing is changed when no font is found.
-
-    Args:
-        script, extra_paths: as :func:`find_script_font`.
-        warn: print :data:`FONT_INSTALL_HINT` when no font is found.
-
-    Returns:
-        The family name, or ``None`` when no installed font covers the script.
+    Sets ``rcParams["font.family"]`` to ``[<found font>, "DejaVu Sans"]`` (matplotlib falls back
+    glyph by glyph) and puts the font first in ``font.sans-serif``: global settings on purpose,
+    unchanged when no font is found (then :data:`FONT_INSTALL_HINT` is printed if ``warn``).
 
     Raises:
         TypeError, ValueError: as :func:`find_script_font`; ``warn`` not a bool.
     """
-    if not isinstance(warn, bool):
-        raise TypeError(f"warn must be True or False, got {warn!r}")
+    check_flag(warn, "warn")
     family = find_script_font(script, extra_paths)
     if family is None:
         if warn:
@@ -203,54 +136,31 @@ def use_script_font(script: str = "devanagari", extra_paths: Sequence[str | os.P
 
 
 def font_rc() -> dict[str, list[str]]:
-    """The current ``font.family`` and ``font.sans-serif`` settings, as an ``rc`` dict.
-
-    Pass it to seaborn's temporary styles (``with sns.axes_style("white", rc=font_rc()):``),
-    which otherwise reset the fonts to Arial/DejaVu Sans and lose a font chosen with
-    :func:`use_script_font`.
-    """
+    """The current ``font.family`` and ``font.sans-serif`` as an ``rc`` dict, for seaborn's temporary
+    styles (``sns.axes_style("white", rc=font_rc())``), which would otherwise drop a font set by
+    :func:`use_script_font`."""
     import matplotlib
 
-    return {
-        "font.family": list(matplotlib.rcParams["font.family"]),
-        "font.sans-serif": list(matplotlib.rcParams["font.sans-serif"]),
-    }
+    return {k: list(matplotlib.rcParams[k]) for k in ("font.family", "font.sans-serif")}
 
 
 def missing_glyphs(texts: str | Iterable[str], family: str | Sequence[str] | None = None) -> list[str]:
-    """The characters of ``texts`` that none of the fonts of ``family`` can draw.
+    """The sorted distinct characters of ``texts`` (a str or a list of str) that no font of ``family`` can draw.
 
-    Args:
-        texts: one str or a list of str (e.g. a test set's references).
-        family: a family name or a list of them (default: ``rcParams["font.family"]``,
-            resolved through matplotlib's font manager as when drawing).
-
-    Returns:
-        The sorted distinct characters without a glyph (whitespace and control characters
-        ignored); empty when everything can be drawn.
+    ``family``: a family name or a list of them (default: ``rcParams["font.family"]``, resolved
+    as when drawing). Whitespace and control characters are ignored.
 
     Raises:
-        TypeError: ``texts`` holds something other than str (or is a dict); ``family`` has the
-            wrong type (not a str or a list/tuple of str).
-        ValueError: ``family`` is empty or a blank name.
+        InputTypeError (a TypeError): ``texts`` or ``family`` not a str or a list of str.
+        ValueError: ``family`` empty or a blank name.
     """
-    if isinstance(texts, str):
-        texts = [texts]
-    if isinstance(texts, (bytes, bytearray, dict)) or not hasattr(texts, "__iter__"):
-        raise TypeError(f"texts must be str or a list of str, got {type(texts).__name__}")
-    texts = list(texts)
-    for t in texts:
-        if not isinstance(t, str):
-            raise TypeError(f"texts must be str or a list of str, got an item of type {type(t).__name__}")
+    texts = check_texts([texts] if isinstance(texts, str) else texts, "texts")
     import matplotlib
     from matplotlib import font_manager, ft2font
 
     if family is None:
         family = list(matplotlib.rcParams["font.family"])
-    elif isinstance(family, str):
-        family = [family]
-    elif not isinstance(family, (list, tuple)) or not all(isinstance(f, str) for f in family):
-        raise TypeError(f"family must be a font family name or a list of them, got {family!r:.40}")
+    family = check_texts([family] if isinstance(family, str) else family, "family")
     if not family or any(not f.strip() for f in family):
         raise ValueError(f"family must name at least one font family (no blank names), got {family!r}")
     props = font_manager.FontProperties(family=list(family))
@@ -264,11 +174,7 @@ def missing_glyphs(texts: str | Iterable[str], family: str | Sequence[str] | Non
 
 
 def text_shaping() -> str | None:
-    """The libraqm version matplotlib shapes text with, or ``None`` (no complex-script shaping).
-
-    With libraqm, Devanagari conjuncts (क्ष, त्र, प्र) and the pre-base vowel sign ि are
-    drawn correctly; without it the letters are there but not joined.
-    """
+    """The libraqm version matplotlib shapes text with (conjuncts such as क्ष joined), or ``None``."""
     from matplotlib import ft2font
 
     version = getattr(ft2font, "__libraqm_version__", None)
