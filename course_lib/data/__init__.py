@@ -17,7 +17,8 @@ is importable from ``course_lib.data`` itself (``from course_lib import data``;
   :func:`detokenize` (tokens back to text for BLEU on raw references).
 - :mod:`~course_lib.data.subwords`: BPE subword units (Sennrich et al. 2016; one joint
   model as GNMT's wordpieces, Wu et al. 2016 sec. 4.1): :func:`train_subword_tokenizer`,
-  :class:`SubwordTokenizer`, cached beside the corpus.
+  :class:`SubwordTokenizer`, cached beside the corpus;
+  :func:`merge_steps` (a word's segmentation after each merge).
 - :mod:`~course_lib.data.vocab`: :class:`Vocab` with the special tokens ``<pad>`` = 0,
   ``<unk>`` = 1, ``<sos>`` = 2, ``<eos>`` = 3 (:data:`PAD`, :data:`UNK`, :data:`SOS`,
   :data:`EOS`).
@@ -88,6 +89,7 @@ from course_lib.data.prepare import (
 )
 from course_lib.data.subwords import (
     SubwordTokenizer,
+    merge_steps,
     subword_cache_path,
     train_subword_tokenizer,
 )
@@ -135,6 +137,7 @@ __all__ = [
     "SubwordTokenizer",
     "train_subword_tokenizer",
     "subword_cache_path",
+    "merge_steps",
     # vocabulary
     "PAD",
     "UNK",

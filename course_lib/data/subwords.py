@@ -37,11 +37,12 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from course_lib.checks import InputTypeError, check_text
 from course_lib.data._checks import check_positive_int, check_texts, check_tokens, load_format_json, save_json
 from course_lib.data.download import data_cache_dir
 from course_lib.data.vocab import UNK
 
-__all__ = ["SubwordTokenizer", "train_subword_tokenizer", "subword_cache_path"]
+__all__ = ["SubwordTokenizer", "train_subword_tokenizer", "subword_cache_path", "merge_steps"]
 
 SUBWORD_MARK = "▁"
 _FORMAT = "course_lib.SubwordTokenizer"
@@ -114,6 +115,7 @@ class SubwordTokenizer:
         self.settings = dict(settings)
         self.fingerprint = fingerprint
         self.from_cache = False
+        self._ranks = None  # (merge ranks, vocabulary) for merge_steps, read on first use
 
     # -- tokenising ---------------------------------------------------------------------
     def __call__(self, text: str) -> list[str]:
@@ -211,6 +213,7 @@ class SubwordTokenizer:
         self.settings = state["settings"]
         self.fingerprint = state["fingerprint"]
         self.from_cache = False
+        self._ranks = None
 
     def __repr__(self) -> str:
         s = self.settings
@@ -342,3 +345,46 @@ def train_subword_tokenizer(
     if path is not None:
         tok.save(path)
     return tok
+
+
+def merge_steps(tokenizer: SubwordTokenizer, word: str) -> list[list[str]]:
+    """The BPE segmentations of one word, from its characters to the tokenizer's pieces.
+
+    BPE (Sennrich et al. 2016, sec. 3.2 and Algorithm 1) splits a word into characters and
+    then applies the learned merges in the order they were learned (their rank): at each
+    step the adjacent pair with the lowest rank is joined, the leftmost if it occurs twice.
+    The first segmentation is the characters (the first carries the word-start marker ``▁``
+    as its own piece, as the model writes it; characters never seen become ``<unk>``); each
+    next one has exactly one piece fewer; the last is ``tokenizer(word)``. Punctuation is
+    its own part of the word (``"don't"`` -> ``▁don`` ``'`` ``t``) and is never merged.
+
+        >>> steps = merge_steps(sp, "starring")                # doctest: +SKIP
+        >>> steps[0], steps[-1]                                 # doctest: +SKIP
+        (['▁', 's', 't', 'a', 'r', 'r', 'i', 'n', 'g'], ['▁star', 'ring'])
+
+    Raises:
+        InputTypeError: ``tokenizer`` is not a :class:`SubwordTokenizer`; ``word`` not a str.
+        ValueError: ``word`` is empty or holds whitespace (one word at a time).
+    """
+    if not isinstance(tokenizer, SubwordTokenizer):
+        raise InputTypeError(f"merge_steps needs a SubwordTokenizer (train_subword_tokenizer), got {type(tokenizer).__name__}")
+    word = check_text(word, "word").strip()
+    if not word or any(c.isspace() for c in word):
+        raise ValueError(f"merge_steps takes one word without spaces, got {word!r:.60}; call it once per word")
+    hf = tokenizer._hf
+    if tokenizer._ranks is None:
+        model = json.loads(hf.to_str())["model"]
+        merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in model["merges"]]
+        tokenizer._ranks = ({pair: rank for rank, pair in enumerate(merges)}, set(model["vocab"]))
+    ranks, vocab = tokenizer._ranks
+    text = hf.normalizer.normalize_str(word) if hf.normalizer is not None else word
+    parts = [[c if c in vocab else UNK for c in piece] for piece, _ in hf.pre_tokenizer.pre_tokenize_str(text)]
+    steps = [[p for part in parts for p in part]]
+    while True:
+        pairs = [(ranks[pair], k, i) for k, part in enumerate(parts)
+                 for i, pair in enumerate(zip(part, part[1:])) if pair in ranks]
+        if not pairs:
+            return steps
+        _, k, i = min(pairs)
+        parts[k][i : i + 2] = [parts[k][i] + parts[k][i + 1]]
+        steps.append([p for part in parts for p in part])
