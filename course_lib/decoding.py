@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from .data import EOS
+from .checks import check_int, check_tokens
 from .data._checks import check_flag
 from .models.base import Seq2Seq, select_batch
 from .utils import eval_mode, lengths_to_pad_mask
@@ -209,8 +210,15 @@ def greedy_decode(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Option
     _check_same_device(model, src)
     max_len = _check_max_len(max_len, src_lens)
     record_topk = _check_int("record_topk", record_topk, 0)
+    return _greedy(model, src, src_lens, max_len, record_topk)
+
+
+def _greedy(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: int, record_topk: int,
+            forced: Optional[Tensor] = None) -> GreedyOutput:
+    """The greedy loop of :func:`greedy_decode` (arguments checked); ``forced [B, P]`` fixes steps ``0..P-1``."""
     batch_size = src.size(0)
     device = src.device
+    n_forced = 0 if forced is None else forced.size(1)
     with eval_mode(model):
         enc = model.encode(src, src_lens)
         state = model.init_state(enc)
@@ -219,13 +227,17 @@ def greedy_decode(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Option
         lengths = torch.zeros(batch_size, dtype=torch.long, device=device)
         log_probs = torch.zeros(batch_size, dtype=torch.float, device=device)
         tokens, weights, top_ids, top_probs = [], [], [], []
-        for _ in range(max_len):
+        for t in range(max_len):
             out = model.decode_step(prev, state, enc)
             state = out.state
             logits = out.logits.float()  # [B, V]
             lse = torch.logsumexp(logits, dim=-1)  # log p(y) = logit(y) - lse
-            best_logit, next_tokens = logits.max(-1)  # [B]
-            best_logp = best_logit - lse
+            if t < n_forced:  # forced decoding: the given token, scored by the model
+                next_tokens = forced[:, t]
+                best_logp = logits.gather(1, next_tokens.unsqueeze(1)).squeeze(1) - lse
+            else:
+                best_logit, next_tokens = logits.max(-1)  # [B]
+                best_logp = best_logit - lse
             if record_topk:
                 top = logits.topk(min(record_topk, logits.size(-1)), dim=-1)
                 top_ids.append(top.indices)
@@ -997,8 +1009,11 @@ class StepTrace:
 
     Attributes:
         step: 0-based position. prefix: target tokens generated before this step.
-        token: the word chosen at this step (greedy). topk_tokens / topk_probs: the ``k`` most
-            probable next words and their probabilities. attn_weights: ``[S]`` or ``None``.
+        token: the word taken at this step (greedy, or forced). topk_tokens / topk_probs: the
+            ``k`` most probable next words and their probabilities (the model's, also at a
+            forced step). attn_weights: ``[S]`` or ``None``.
+        forced: True where ``token`` was forced by :func:`decode_trace`'s ``prefix``
+            (whatever the model's own top-1 was); False where greedy search chose it.
     """
 
     step: int
@@ -1007,31 +1022,37 @@ class StepTrace:
     topk_tokens: List[str]
     topk_probs: List[float]
     attn_weights: Optional[List[float]]
+    forced: bool = False
 
 
 @torch.no_grad()
 def decode_trace(model: Seq2Seq, src_tokens: List[str], src_vocab, tgt_vocab, k: int = 5,
-                 max_len: Optional[int] = None) -> List[StepTrace]:
+                 max_len: Optional[int] = None, prefix: Optional[Sequence[str]] = None) -> List[StepTrace]:
     """Greedy-decode one tokenised sentence and record every step (for the decoder stepper).
 
-    Runs :func:`greedy_decode` with ``record_topk=k`` (the same loop as every greedy
-    translation), so the trace's tokens are exactly greedy search's.
+    Runs the loop of :func:`greedy_decode` with ``record_topk=k`` (the same loop as every
+    greedy translation), so the trace's tokens are exactly greedy search's. With ``prefix``
+    the first ``len(prefix)`` target tokens are forced (forced decoding, as teacher forcing
+    at inference: "what if the model had written another word here?"); greedy search
+    continues from there. Every step still records the model's top-k and attention.
 
     Args:
         src_tokens: source tokens, a list of strings (without ``<eos>``; it is appended).
         k: how many next-word candidates to keep per step (``>= 1``; capped at ``V``).
-        max_len: most steps (default :func:`default_max_len`).
+        max_len: most steps (default :func:`default_max_len`, at least ``len(prefix)``).
+        prefix: target tokens forced at steps ``0 .. len(prefix)-1`` (default none); an
+            ``<eos>`` may only come last (it ends the trace).
 
     Returns:
         A list of :class:`StepTrace`, one per generated token, the last producing ``<eos>``
-        (unless ``max_len`` was reached).
+        (unless ``max_len`` was reached); ``forced`` is True on the prefix's steps.
 
     Raises:
-        TypeError: ``src_tokens`` is a ``str`` (tokenise the sentence first: a string would
-            be decoded character by character) or holds non-strings; ``model`` is not a
-            :class:`~course_lib.models.Seq2Seq`.
-        ValueError: ``src_tokens`` is empty; ``k`` or ``max_len`` below 1 or not integers;
-            vocabularies that do not match the model.
+        TypeError: ``src_tokens`` or ``prefix`` is a ``str`` (tokenise it first) or holds
+            non-strings; ``model`` is not a :class:`~course_lib.models.Seq2Seq`.
+        ValueError: ``src_tokens`` is empty; ``k`` below 1, ``max_len`` below
+            ``max(1, len(prefix))``, or either not an integer; vocabularies that do not match
+            the model; a prefix token not in ``tgt_vocab`` (the message names it).
     """
     if isinstance(src_tokens, str):
         raise TypeError("decode_trace() expects a list of source tokens, got a str; tokenise the sentence first "
@@ -1043,19 +1064,29 @@ def decode_trace(model: Seq2Seq, src_tokens: List[str], src_vocab, tgt_vocab, k:
     if not all(isinstance(t, str) for t in src_tokens):
         raise TypeError("src_tokens must be strings")
     k = _check_int("k", k, 1)
+    prefix = check_tokens([] if prefix is None else prefix, "prefix")
     if max_len is not None:
-        _check_int("max_len", max_len, 1)
+        max_len = check_int(max_len, "max_len", low=max(1, len(prefix)))
     _check_model(model)
     _check_vocabs(model, src_vocab, tgt_vocab)
+    index = {t: i for i, t in enumerate(tgt_vocab.itos)}
+    bad = [t for i, t in enumerate(prefix) if t not in index or (t == EOS and i < len(prefix) - 1)]
+    if bad:
+        raise ValueError(f"prefix token {bad[0]!r} cannot be forced: " + (
+            "<eos> ends the sentence, so it may only be the prefix's last token" if bad[0] == EOS else
+            "it is not in the target vocabulary (pick a word from a step's topk_tokens or tgt_vocab.itos)"))
     src, src_lens = _encode_sources([list(src_tokens)], src_vocab, _model_device(model))
-    out = greedy_decode(model, src, src_lens, max_len, record_topk=k)
+    if max_len is None:
+        max_len = max(default_max_len(src_lens), len(prefix))
+    forced = torch.tensor([[index[t] for t in prefix]], dtype=torch.long, device=src.device) if prefix else None
+    out = _greedy(model, src, src_lens, max_len, k, forced)
     itos = tgt_vocab.itos
     steps: List[StepTrace] = []
-    prefix: List[str] = []
+    generated: List[str] = []
     for t in range(int(out.lengths[0])):
         token_id = int(out.tokens[0, t])
         attn = out.attn_weights[0, t].float().cpu().tolist() if out.attn_weights is not None else None
-        steps.append(StepTrace(t, list(prefix), itos[token_id], [itos[i] for i in out.topk_ids[0, t].tolist()],
-                               out.topk_probs[0, t].tolist(), attn))
-        prefix.append(itos[token_id])
+        steps.append(StepTrace(t, list(generated), itos[token_id], [itos[i] for i in out.topk_ids[0, t].tolist()],
+                               out.topk_probs[0, t].tolist(), attn, t < len(prefix)))
+        generated.append(itos[token_id])
     return steps

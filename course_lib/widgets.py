@@ -1,40 +1,50 @@
 """Every ipywidgets object of the course: thin layers over :mod:`course_lib.viz` and :mod:`course_lib.explorer`.
 
-Each builder returns an ``ipywidgets`` container; display it as a cell's last expression.
-The pictures are PNGs in an ``ipywidgets.Image`` rendered by pure functions (in
-:mod:`course_lib.viz` and :mod:`course_lib.explorer`), so every frame is testable without a
-browser. ``ipywidgets`` is imported inside the builders, so importing this module is cheap.
+Each builder returns a box to display as a cell's last expression; its parts carry CSS classes
+(under ``Returns``) for the browser tests. Pictures come from pure figure functions and the
+what-ifs' state changes are pure (:func:`what_if_prefix`, :func:`merge_frame`), so all of it is
+tested without a browser. ``ipywidgets`` is imported inside the builders.
 
-- :func:`play_slider`: the one Play button + step slider that every animation uses.
-- :func:`decoder_stepper`: step the greedy decoder through a sentence (lessons 01, 03, 04).
-- :func:`attention_animation`: an attention heatmap revealed row by row (lessons 03-05).
-- :func:`score_function_explorer`, :func:`four_steps_animation`: attention by hand (lesson 02).
-- :func:`beam_explorer`: beam search with sliders for beam size, alpha and beta (lesson 05).
-
-CSS classes (stable hooks for the browser test and for styling): ``course-step-slider``,
-``course-step-figure``; ``course-attention-slider``, ``course-attention-figure``;
-``attn-explorer``, ``attn-main-slider``, ``attn-slider``, ``attn-enc-select``, ``attn-enc-slider``,
-``attn-pad-mask``, ``attn-score-dropdown``,
-``attn-temperature``, ``attn-numbers``, ``attn-figure``; ``attn-animation``, ``attn-play``,
-``attn-step-slider``, ``attn-step-text``, ``attn-steps-figure``; ``beam-explorer``,
-``beam-size``, ``beam-alpha``, ``beam-beta``, ``beam-play``, ``beam-step-slider``,
-``beam-figure``, ``beam-tree``, ``beam-caption``, ``beam-nbest``.
+**A picture for every widget.** Where no kernel runs (GitHub, nbviewer, Colab's preview, an
+untrusted notebook in JupyterLab) a reader sees only the output's mimebundle, so each box here
+displays as ONE output holding the widget view (``application/vnd.jupyter.widget-view+json``), a
+PNG of its current state (animations: an animated PNG whose still image is the current frame)
+and a line of ``text/plain``. Front ends draw one mimetype per output, so the picture never shows
+beside a live widget. JupyterLab's ``OutputArea`` asks ``rendermime.preferredMimeType(data,
+trusted ? "any" : "ensure")``: trusted output gets the widget view (jupyterlab_widgets registers
+it at rank -10, before all others), untrusted output the first *safe* type, the PNG (the widget
+factory is ``safe: false``). nbconvert and nbviewer (``WidgetsDataTypeFilter``) take the widget
+view only if the notebook saved the widget state, else the PNG before ``text/plain``; GitHub
+draws the richest type it knows, the PNG. Not an ``Output`` widget: a picture beside the widget
+shows twice where a kernel runs, one inside it lives only in the widget state, unread by GitHub.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence
 
+from .checks import InputTypeError, check_choice, check_int, check_real, check_text, check_tokens
 from .data import EOS
 from .explorer import (EXAMPLE_DECODER_STATE, EXAMPLE_ENCODER_STATES, EXPLORER_SCORE_NAMES, attention_steps,
                        describe_step, format_steps, plot_attention_steps, plot_explorer)
-from .viz import (InputTypeError, beam_frames, beam_step_caption, check_int, check_real, check_text, check_tokens,
-                  figure_to_png, format_n_best, plot_attention, plot_beam_step, plot_beam_tree, stepper_frame)
+from .viz import (beam_frames, beam_step_caption, figure_to_png, format_n_best, plot_attention, plot_beam_step,
+                  plot_beam_tree, stepper_frame)
 
-__all__ = ["PlaySlider", "play_slider", "decoder_stepper", "attention_animation", "stepper_frame",
-           "score_function_explorer", "four_steps_animation", "beam_view", "beam_explorer"]
+__all__ = ["PlaySlider", "play_slider", "decoder_stepper", "what_if_prefix", "attention_animation", "stepper_frame",
+           "score_function_explorer", "four_steps_animation", "BeamView", "beam_view", "beam_explorer",
+           "merge_frame", "bpe_merge_stepper", "translator", "snapshot_png"]
+
+
+def _css(widget, *classes: Optional[str]):
+    """``widget`` with the CSS ``classes`` added (stable hooks for the browser tests and styling)."""
+    for css in filter(None, classes):
+        widget.add_class(css)
+    return widget
 
 
 def _check_callable(fn: Any, name: str) -> None:
@@ -42,30 +52,81 @@ def _check_callable(fn: Any, name: str) -> None:
         raise InputTypeError(f"{name} must be callable, got {type(fn).__name__}")
 
 
+# -- the static picture of a widget (see the module docstring) ------------------------------
+def _plain(markup: str) -> List[str]:
+    """The lines of text in a caption's HTML (tags dropped, table cells spaced)."""
+    text = re.sub(r"<br\s*/?>|<table[^>]*>|</tr>|</p>|</pre>|\n", "\n", re.sub(r"</t[dh]>", "  ", markup))
+    text = html.unescape(re.sub(r"<[^>]+>", "", text))
+    return [" ".join(line.split()) for line in text.split("\n") if line.strip()]
+
+
+def snapshot_png(lines: Sequence[str], pngs: Sequence[Optional[bytes]] = ()) -> bytes:
+    """One PNG of a widget's state: ``lines`` of text (Matplotlib's fonts) above the pictures ``pngs``
+    (``None`` or empty ones skipped), stacked. Same input, same bytes."""
+    import matplotlib.image as mpimg
+    from matplotlib.figure import Figure
+    arrays, line_px = [mpimg.imread(io.BytesIO(p), format="png") for p in pngs if p], 19
+    width = max([a.shape[1] for a in arrays] + [7 * max(map(len, lines), default=0) + 20, 200])
+    height = line_px * len(lines) + sum(a.shape[0] for a in arrays) + 10
+    fig = Figure(figsize=(width / 100, height / 100), dpi=100, facecolor="white")
+    for i, line in enumerate(lines):
+        fig.text(8 / width, 1 - (i + 0.8) * line_px / height, line, fontsize=9, parse_math=False)
+    y = height - line_px * len(lines) - 5
+    for a in arrays:
+        y -= a.shape[0]
+        fig.figimage(a, xo=0, yo=y)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _animated_png(frames: Sequence[bytes], current: int, interval_ms: int) -> bytes:
+    """An animated PNG of ``frames`` (looping); its still image, for viewers without APNG, is ``frames[current]``."""
+    from PIL import Image
+    images = [Image.open(io.BytesIO(f)).convert("RGB") for f in frames]
+    padded = [Image.new("RGB", (max(i.width for i in images), max(i.height for i in images)), "white") for _ in images]
+    for canvas, image in zip(padded, images):  # every frame on a canvas of one size
+        canvas.paste(image)
+    buffer = io.BytesIO()
+    padded[current].save(buffer, format="PNG", save_all=True, append_images=padded, default_image=True,
+                         duration=interval_ms, loop=0)
+    return buffer.getvalue()
+
+
+def _with_picture(box, snapshot: Callable[[], tuple]):
+    """Display ``box`` as its widget view plus ``text/plain`` and ``image/png`` of ``snapshot() -> (text, png)``."""
+    widget_bundle = box._repr_mimebundle_
+
+    def bundle(**kwargs):
+        data = widget_bundle(**kwargs) or {}
+        text, png = snapshot()
+        data["image/png"] = base64.b64encode(png).decode("ascii")
+        data["text/plain"] = f"{text} [an interactive widget: run the notebook to use it]"
+        return data
+
+    box._repr_mimebundle_ = bundle
+    return box
+
+
+# -- the Play button + slider ---------------------------------------------------------------
 @dataclass
 class PlaySlider:
-    """A Play button linked to an integer slider (see :func:`play_slider`).
-
-    Attributes:
-        play: the ``ipywidgets.Play``. slider: the ``ipywidgets.IntSlider``.
-        box: an ``ipywidgets.HBox`` holding both (display this one).
+    """A Play button linked to an integer slider (made by :func:`play_slider`): ``play`` (``ipywidgets.Play``),
+    ``slider`` (``IntSlider``), ``box`` (an ``HBox`` of both, to display), ``render(i)`` (draws frame ``i``).
 
     Raises (constructor):
-        InputTypeError: ``play``/``slider`` are not widgets with ``value`` and ``max``;
-            ``render`` not callable.
+        InputTypeError: ``play``/``slider`` without ``value`` and ``max``; ``render`` not callable.
     """
 
     play: Any
     slider: Any
     box: Any
     render: Callable[[int], None]
+    quiet: bool = False  # True while set_frames moves the slider (it draws once, at the end)
 
     def __post_init__(self) -> None:
-        for name in ("play", "slider"):
-            widget = getattr(self, name)
-            if not all(hasattr(widget, a) for a in ("value", "max")):
-                raise InputTypeError(f"PlaySlider.{name} must be an ipywidgets Play/IntSlider, got "
-                                     f"{type(widget).__name__}; build the control with play_slider()")
+        if not all(hasattr(x, a) for x in (self.play, self.slider) for a in ("value", "max")):
+            raise InputTypeError("PlaySlider.play and .slider must be ipywidgets: build it with play_slider()")
         _check_callable(self.render, "PlaySlider.render")
 
     @property
@@ -73,207 +134,234 @@ class PlaySlider:
         """How many frames the slider spans."""
         return int(self.slider.max) + 1
 
-    def set_frames(self, n_frames: int) -> None:
-        """Span ``n_frames`` frames, go back to frame 0 and draw it.
+    def set_frames(self, n_frames: int, frame: int = 0) -> None:
+        """Span ``n_frames`` frames, stop playing, go to ``frame`` (default 0; clipped to the last) and draw it.
 
         Raises:
-            ValueError: ``n_frames`` below 1.
+            ValueError: ``n_frames`` below 1 or ``frame`` below 0.
         """
         n_frames = check_int(n_frames, "n_frames", low=1)
-        self.play.playing = False
-        self.play.value = 0
-        self.slider.value = 0
-        self.play.max = self.slider.max = n_frames - 1
-        self.render(0)
+        frame = min(check_int(frame, "frame", low=0), n_frames - 1)
+        self.play.playing, self.quiet = False, True
+        try:
+            self.play.value = self.slider.value = 0
+            self.play.max = self.slider.max = n_frames - 1
+            self.play.value = self.slider.value = frame
+        finally:
+            self.quiet = False
+        self.render(frame)
 
 
 def play_slider(n_frames: int, render: Callable[[int], None], interval_ms: int = 700, description: str = "step",
                 slider_class: Optional[str] = None, play_class: Optional[str] = None) -> PlaySlider:
-    """The one Play + slider control of the course: ``render(i)`` is called for frame ``i``.
+    """The one Play + slider control of the course: ``render(i)`` draws frame ``i`` (frame 0 here).
 
-    The Play button and the slider are linked in the browser (``jslink``), so playing
-    moves the slider; every change of the slider calls ``render(slider.value)``. Frame 0
-    is drawn once here.
-
-    Args:
-        n_frames: number of frames (>= 1); the slider runs from 0 to ``n_frames - 1``.
-        render: called with the frame index; it updates the images/captions it closes over.
-        interval_ms: milliseconds between frames while playing (>= 1).
-        description: the slider's label.
-        slider_class, play_class: CSS classes to add (hooks for tests and styling).
+    Play and the slider are linked in the browser (``jslink``); every change of the slider calls
+    ``render``. Reaching the last frame stops Play from the kernel, before that frame is drawn:
+    ipywidgets' Play (``PlayModel.loop`` in the browser) notices the end only one ``interval_ms``
+    later, on a timer that adds 1 to whatever the value is then, so a step back made in between
+    was undone (issue 15 §4). The kernel's ``playing = False`` reaches the browser before the last
+    frame's picture, and cancels that timer.
 
     Returns:
-        :class:`PlaySlider` (display its ``box``).
+        :class:`PlaySlider` (display its ``box``); ``interval_ms`` between frames while playing.
 
     Raises:
         ValueError: ``n_frames`` or ``interval_ms`` below 1. InputTypeError: ``render`` not callable;
-            ``description`` not a str; a CSS class not a str (or None).
+            ``description`` or a CSS class not a str.
     """
     import ipywidgets as w
 
-    description = check_text(description, "description", allow_none=False)
-    slider_class = check_text(slider_class, "slider_class")
-    play_class = check_text(play_class, "play_class")
-
+    description = check_text(description, "description")
+    slider_class = check_text(slider_class, "slider_class", allow_none=True)
+    play_class = check_text(play_class, "play_class", allow_none=True)
     n_frames = check_int(n_frames, "n_frames", low=1)
     interval_ms = check_int(interval_ms, "interval_ms", low=1)
     _check_callable(render, "render")
-    play = w.Play(value=0, min=0, max=n_frames - 1, step=1, interval=interval_ms, description="play")
-    slider = w.IntSlider(value=0, min=0, max=n_frames - 1, step=1, description=str(description),
-                         continuous_update=True)
-    if play_class:
-        play.add_class(play_class)
-    if slider_class:
-        slider.add_class(slider_class)
+    play = _css(w.Play(value=0, min=0, max=n_frames - 1, interval=interval_ms, description="play"), play_class)
+    slider = _css(w.IntSlider(value=0, min=0, max=n_frames - 1, description=description), slider_class)
     w.jslink((play, "value"), (slider, "value"))
     control = PlaySlider(play, slider, w.HBox([play, slider]), render)
-    slider.observe(lambda change: render(int(change["new"])), names="value")
+
+    def on_slider(change) -> None:
+        if change["new"] >= slider.max:  # the end: stop Play before drawing (see above)
+            play.playing = False
+        if not control.quiet:
+            render(int(change["new"]))
+
+    slider.observe(on_slider, names="value")
     render(0)
     return control
 
 
 # -- lessons 01, 03, 04: the decoder stepper and the attention animation ---------------------
-
-
 def _check_model_and_vocabs(model, src_vocab, tgt_vocab) -> None:
     """Refuse a model that is not a Seq2Seq and vocabularies that are not its ``Vocab`` objects."""
     import torch
-
-    if not isinstance(model, torch.nn.Module) or not all(hasattr(model, a) for a in ("encode", "decode_step")):
-        raise InputTypeError(f"model must be a course_lib.models.Seq2Seq, got {type(model).__name__}")
-    for name, vocab, size_attr in (("src_vocab", src_vocab, "src_vocab_size"), ("tgt_vocab", tgt_vocab, "tgt_vocab_size")):
-        if not hasattr(vocab, "itos") or not hasattr(vocab, "eos_id"):
-            raise InputTypeError(f"{name} must be a course_lib.data.Vocab, got {type(vocab).__name__}")
-        size = getattr(model, size_attr, None)
+    for name, obj, ok in (("model", model, isinstance(model, torch.nn.Module) and hasattr(model, "decode_step")),
+                          ("src_vocab", src_vocab, hasattr(src_vocab, "itos") and hasattr(src_vocab, "eos_id")),
+                          ("tgt_vocab", tgt_vocab, hasattr(tgt_vocab, "itos") and hasattr(tgt_vocab, "eos_id"))):
+        if not ok:
+            raise InputTypeError(f"{name} must be a course_lib.{'models.Seq2Seq' if name == 'model' else 'data.Vocab'}"
+                                 f", got {type(obj).__name__}")
+    for name, vocab, size in (("src_vocab", src_vocab, getattr(model, "src_vocab_size", None)),
+                              ("tgt_vocab", tgt_vocab, getattr(model, "tgt_vocab_size", None))):
         if size is not None and len(vocab.itos) != size:
             raise ValueError(f"{name} has {len(vocab.itos)} tokens but the model was built for {size}; "
                              "pass the vocabularies the model was trained with")
 
 
-def decoder_stepper(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, k: int = 5,
-                    max_len: Optional[int] = None, interval_ms: int = 900):
-    """A Play button and a slider that step the decoder through the greedy translation of a sentence.
+def _text_box(w, sentence: str, css: Optional[str] = None):
+    """The "source:" text box (it reports on Enter or when the learner leaves it)."""
+    return _css(w.Text(value=sentence, description="source:", placeholder="type a sentence and press Enter",
+                       layout=w.Layout(width="90%"), continuous_update=False), css)
 
-    Shows at every step the prefix generated so far, the ``k`` most probable next words and,
-    for attention models, the attention weights over the source. A text box translates a
-    sentence the learner types.
 
-    Args:
-        model: a :class:`course_lib.models.Seq2Seq`.
-        sentence: the source sentence, a str (it is tokenised with ``src_tokenizer``).
-        src_tokenizer: ``str -> list[str]``. src_vocab, tgt_vocab: the model's vocabularies.
-        k: next-word candidates per step (>= 1). max_len: most steps (default: by source length).
+def _source_tokens(sentence: str, src_tokenizer) -> List[str]:
+    """The tokens of the widget's first sentence (checked: a str, a callable tokenizer, some tokens)."""
+    check_text(sentence, "sentence")
+    _check_callable(src_tokenizer, "src_tokenizer")
+    tokens = check_tokens(src_tokenizer(sentence), "src_tokenizer(sentence)")
+    if not tokens:
+        raise ValueError(f"sentence {sentence!r} has no tokens to translate")
+    return tokens
 
-    Returns:
-        ``ipywidgets.VBox``.
+
+def what_if_prefix(trace: Sequence[Any], step: int, word: str) -> List[str]:
+    """The words to force for "what if the decoder had written ``word`` at ``step``?" (pure): the
+    steps' words before it, then ``word`` (``prefix`` of :func:`course_lib.decoding.decode_trace`).
 
     Raises:
-        ValueError: an empty sentence (no tokens), ``k`` or ``interval_ms`` below 1;
-            vocabularies whose sizes differ from the model's.
-        InputTypeError: ``sentence`` is not a str; ``src_tokenizer`` is not callable; a model
-            that is not a ``Seq2Seq``; vocabularies that are not ``Vocab`` objects.
+        ValueError: ``step`` outside the trace. InputTypeError: ``word`` not a str."""
+    step = check_int(step, "step", low=0, high=len(trace) - 1)
+    return [s.token for s in trace[:step]] + [check_text(word, "word")]
+
+
+def decoder_stepper(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, k: int = 5,
+                    max_len: Optional[int] = None, interval_ms: int = 900):
+    """Step the decoder through the greedy translation of a sentence, and try other words.
+
+    Each step shows the prefix so far, the ``k`` most probable next words and the attention.
+    "what if:" takes another of the ``k`` words at this step and decodes on from it (forced
+    decoding, as seq2seq-vis, Strobelt et al. 2018): the rest of the sentence and its attention
+    change; "back to greedy" undoes every choice. A text box translates a typed sentence.
+
+    Args:
+        model: a :class:`course_lib.models.Seq2Seq`. sentence: a str. src_tokenizer: ``str -> list[str]``.
+        src_vocab, tgt_vocab: the model's. k: candidates per step. max_len: most steps.
+
+    Returns:
+        ``ipywidgets.VBox`` (parts ``course-step-slider``, ``course-step-figure``,
+        ``course-whatif-choice``, ``course-whatif-go``, ``course-whatif-reset``).
+
+    Raises:
+        ValueError: no tokens; ``k``, ``max_len`` or ``interval_ms`` below 1; vocabulary sizes
+            not the model's. InputTypeError: a non-str ``sentence``, non-callable ``src_tokenizer``;
+            not a ``Seq2Seq``; not ``Vocab`` objects.
     """
     import ipywidgets as w
-
     from .decoding import decode_trace
 
-    if not isinstance(sentence, str):
-        raise InputTypeError(f"sentence must be a str (one source sentence), got {type(sentence).__name__}")
-    _check_callable(src_tokenizer, "src_tokenizer")
+    _source_tokens(sentence, src_tokenizer)
     k = check_int(k, "k", low=1)
-    interval_ms = check_int(interval_ms, "interval_ms", low=1)
-    if max_len is not None:
-        max_len = check_int(max_len, "max_len", low=1)
-    first_tokens = check_tokens(src_tokenizer(sentence), "the tokens of sentence", allow_empty=True)
-    if not first_tokens:
-        raise ValueError(f"sentence {sentence!r} has no tokens to translate")
+    max_len = check_int(max_len, "max_len", low=1, allow_none=True)
     _check_model_and_vocabs(model, src_vocab, tgt_vocab)
-
-    text = w.Text(value=sentence, description="source:", layout=w.Layout(width="90%"), continuous_update=False)
-    caption = w.HTML()
-    image = w.Image(format="png")
-    image.add_class("course-step-figure")
-    state: dict = {}
+    text, caption, image = _text_box(w, sentence), w.HTML(), _css(w.Image(format="png"), "course-step-figure")
+    choice = _css(w.Dropdown(description="what if:", options=[]), "course-whatif-choice")
+    go = _css(w.Button(description="continue with this word"), "course-whatif-go")
+    reset = _css(w.Button(description="back to greedy"), "course-whatif-reset")
+    state: dict = {"prefix": []}
 
     def render(i: int) -> None:
-        if "trace" in state:
-            caption.value, image.value = stepper_frame(state["trace"], state["src"], i)
+        if "trace" not in state:
+            return
+        trace, s = state["trace"], state["trace"][i]
+        frame_caption, image.value = stepper_frame(trace, state["src"], i)
+        chosen = [f"step {j + 1}: <b>{html.escape(t.token)}</b> instead of {html.escape(t.topk_tokens[0])}"
+                  for j, t in enumerate(trace) if getattr(t, "forced", False) and t.token != t.topk_tokens[0]]
+        caption.value = (frame_caption + f"<br><b>translation:</b> {html.escape(' '.join(t.token for t in trace))}"
+                         + ("<br><b>what if:</b> " + "; ".join(chosen) if chosen else ""))
+        choice.options = list(dict.fromkeys(s.topk_tokens + [s.token]))
+        choice.value = s.token
 
     control = play_slider(1, render, interval_ms, "step", slider_class="course-step-slider")
 
-    def retrace(_=None):
+    def retrace(_=None, frame: int = 0) -> None:
         tokens = list(src_tokenizer(text.value))
         if not tokens:
             caption.value = "<i>type a sentence to translate</i>"
             return
-        state["trace"] = decode_trace(model, tokens, src_vocab, tgt_vocab, k=k, max_len=max_len)
+        if tokens + [EOS] != state.get("src"):
+            state["prefix"] = []  # a new sentence starts greedy
+        state["trace"] = decode_trace(model, tokens, src_vocab, tgt_vocab, k=k, max_len=max_len,
+                                      prefix=state["prefix"] or None)
         state["src"] = tokens + [EOS]
-        control.set_frames(len(state["trace"]))
+        control.set_frames(len(state["trace"]), frame)
 
-    text.observe(retrace, names="value")  # on Enter or leaving the box
+    def what_if(button) -> None:  # "continue with this word" or "back to greedy"
+        if "trace" in state and choice.value is not None:
+            step = int(control.slider.value)
+            state["prefix"] = [] if button is reset else what_if_prefix(state["trace"], step, choice.value)
+            retrace(frame=step)
+
+    text.observe(retrace, names="value")
+    go.on_click(what_if)
+    reset.on_click(what_if)
     retrace()
-    return w.VBox([text, control.box, caption, image])
+    box = w.VBox([text, control.box, caption, w.HBox([choice, go, reset]), image])
+    return _with_picture(box, lambda: ("decoder stepper: " + " ".join(_plain(caption.value)[1:2]),
+                                       snapshot_png(_plain(caption.value), [image.value])))
 
 
 def attention_animation(translation, interval_ms: int = 700, title: str = ""):
-    """The attention heatmap of one translation, revealed row by row as the decoder advances.
-
-    Args:
-        translation: a :class:`~course_lib.decoding.Translation` with ``attn_weights``
-            ``[len(tokens) + 1, len(src_tokens)]`` (the last row produced ``<eos>``; a matrix
-            with exactly ``len(tokens)`` rows is accepted too, for a search cut by ``max_len``).
+    """The attention heatmap of a :class:`~course_lib.decoding.Translation`, revealed row by row as the
+    decoder advances (one row per :attr:`~course_lib.decoding.Translation.row_labels`, or per token).
 
     Returns:
-        ``ipywidgets.VBox`` with a Play button, a slider, a caption and the heatmap.
+        ``ipywidgets.VBox`` (parts ``course-attention-slider``, ``course-attention-figure``); its
+        static picture is an animated PNG of every row.
 
     Raises:
-        ValueError: the translation carries no attention weights (a model without attention),
-            none at all (no decoder step), or their shape does not fit its tokens.
+        ValueError: no attention weights, no decoder step, or a shape that does not fit the tokens.
         InputTypeError: not a Translation; ``title`` not a str.
     """
     import ipywidgets as w
 
-    title = check_text(title, "title", allow_none=False)
-
-    for attr in ("tokens", "src_tokens", "attn_weights"):
-        if not hasattr(translation, attr):
-            raise InputTypeError(f"attention_animation needs a decoding.Translation, got {type(translation).__name__}")
-    if translation.attn_weights is None:
-        raise ValueError("this translation has no attention weights: use a model with attention")
-    interval_ms = check_int(interval_ms, "interval_ms", low=1)
-    tokens = check_tokens(translation.tokens, "translation.tokens", allow_empty=True)
-    n_rows = int(translation.attn_weights.shape[0]) if getattr(translation.attn_weights, "ndim", 0) == 2 else -1
+    title = check_text(title, "title")
+    if not all(hasattr(translation, a) for a in ("tokens", "src_tokens", "attn_weights")):
+        raise InputTypeError(f"attention_animation needs a decoding.Translation, got {type(translation).__name__}")
+    weights = translation.attn_weights
+    n_rows = int(weights.shape[0]) if getattr(weights, "ndim", 0) == 2 else -1
+    if weights is None or n_rows == 0:
+        raise ValueError("this translation has no attention weights: use a model with attention" if weights is None
+                         else "this translation has no decoder steps to animate (its attention matrix has no rows)")
+    tokens = check_tokens(translation.tokens, "translation.tokens")
     labels = list(getattr(translation, "row_labels", tokens + [EOS]))  # tokens + <eos> when finished
-    if n_rows == 0:
-        raise ValueError("this translation has no decoder steps to animate (its attention matrix has no rows)")
-    if n_rows == len(labels) and n_rows >= 1:
-        rows = labels
-    elif n_rows == len(tokens) and n_rows >= 1:  # built by hand without the <eos> row
-        rows = tokens
-    else:
-        raise ValueError(f"translation.attn_weights has shape {tuple(getattr(translation.attn_weights, 'shape', ()))} "
-                         f"but {len(tokens)} generated tokens: expected {len(labels)} rows (one per token"
-                         f"{' and one for <eos>' if len(labels) > len(tokens) else ''})")
-    plot_attention(translation.attn_weights, translation.src_tokens, rows)  # checks shapes and values up front
+    rows = labels if n_rows == len(labels) else tokens if n_rows == len(tokens) else None
+    if rows is None:
+        raise ValueError(f"translation.attn_weights has shape {tuple(getattr(weights, 'shape', ()))} but "
+                         f"{len(tokens)} generated tokens: expected {len(labels)} rows (one per row label)")
+    plot_attention(weights, translation.src_tokens, rows)  # checks shapes and values up front
     frames: List[Optional[bytes]] = [None] * len(rows)
-    image = w.Image(format="png")
-    image.add_class("course-attention-figure")
-    label = w.HTML()
+    image, label = _css(w.Image(format="png"), "course-attention-figure"), w.HTML()
+
+    def frame(i: int) -> bytes:
+        if frames[i] is None:
+            frames[i] = figure_to_png(plot_attention(weights, translation.src_tokens, rows, upto=i + 1,
+                                                     title=title or "attention, step by step"))
+        return frames[i]
 
     def render(i: int) -> None:
-        if frames[i] is None:
-            frames[i] = figure_to_png(plot_attention(translation.attn_weights, translation.src_tokens, rows,
-                                                     upto=i + 1, title=title or "attention, step by step"))
-        image.value = frames[i]
+        image.value = frame(i)
         label.value = f"generating <b>{html.escape(rows[i])}</b> (word {i + 1} of {len(rows)})"
 
     control = play_slider(len(rows), render, interval_ms, "word", slider_class="course-attention-slider")
-    return w.VBox([w.HBox([control.box, label]), image])
+    box = w.VBox([w.HBox([control.box, label]), image])
+    return _with_picture(box, lambda: (f"attention animation: {_plain(label.value)[0]}", _animated_png(
+        [frame(i) for i in range(len(rows))], int(control.slider.value), interval_ms)))
 
 
 # -- lesson 02: attention by hand ------------------------------------------------------------
-
-
 def score_function_explorer(
     decoder_state: Sequence[float] = EXAMPLE_DECODER_STATE,
     encoder_states: Sequence[Sequence[float]] = EXAMPLE_ENCODER_STATES,
@@ -283,100 +371,56 @@ def score_function_explorer(
     value_range: tuple[float, float] = (-10.0, 15.0),
     pad_mask: Optional[Sequence[bool]] = None,
 ):
-    """A widget: sliders for every component of ``h_t``, a picker and sliders to edit any
-    encoder state, one padding check box per source position, a score-function dropdown and
-    a temperature slider; the scores, weights and context are redrawn live
-    (:func:`course_lib.explorer.attention_steps`, :func:`course_lib.explorer.plot_explorer`).
-
-    Slider labels count components from 0, as Python does: ``h_t[0]`` is
-    ``decoder_state[0]``. Source positions keep the papers' names ``h1 .. hS``. A position
-    ticked as padding gets weight exactly 0 (the ``src_pad_mask`` convention, True at
-    padding); ticking every position shows the error instead of a picture.
-
-    Args:
-        decoder_state: ``h_t``, ``H`` numbers. encoder_states: ``S`` vectors of ``H`` numbers.
-        score_names: the dropdown's choices. score_name: the first choice shown.
-        temperature: the initial temperature (> 0). value_range: the sliders' (low, high),
-            widened to include the initial values.
-        pad_mask: ``S`` bools, True at padding (default: no padding).
+    """Sliders for ``h_t`` (``H`` numbers; ``h_t[0]`` first) and any of the ``S`` encoder states
+    (``h1 .. hS``), a padding box per position (True = padding, weight exactly 0), a dropdown of
+    ``score_names`` and a temperature slider; scores, weights and context are redrawn live
+    (:func:`~course_lib.explorer.attention_steps`, :func:`~course_lib.explorer.plot_explorer`).
+    The sliders span ``value_range``, widened to the values.
 
     Returns:
-        An ``ipywidgets.VBox`` (class ``attn-explorer``) to display. CSS classes of its
-        parts: ``attn-slider`` (every ``h_t`` slider; the first also ``attn-main-slider``),
-        ``attn-enc-select``, ``attn-enc-slider``, ``attn-pad-mask``,
-        ``attn-score-dropdown``, ``attn-temperature``, ``attn-numbers``, ``attn-figure``.
+        ``ipywidgets.VBox`` (class ``attn-explorer``; parts ``attn-slider``, ``attn-main-slider``,
+        ``attn-enc-select``, ``attn-enc-slider``, ``attn-pad-mask``, ``attn-score-dropdown``,
+        ``attn-temperature``, ``attn-numbers``, ``attn-figure``).
 
     Raises:
-        ValueError: the inputs do not fit (as :func:`~course_lib.explorer.attention_steps`,
-            ``pad_mask`` included), ``score_name`` is not among ``score_names``,
-            ``value_range`` is empty, ``temperature`` is not positive, ``score_names`` is
-            empty or holds a name that is not a score function.
-            InputTypeError: a bare str (or a non-list) for ``score_names``, ``pad_mask`` or
-            ``value_range``.
+        ValueError: as :func:`~course_lib.explorer.attention_steps`; unknown or no ``score_names``,
+            ``score_name`` not among them, an empty ``value_range``. InputTypeError: a str or
+            non-list for ``score_names``; ``value_range`` not a pair.
     """
     import ipywidgets as w
-
     from .attention import SCORE_FUNCTIONS
 
-    if isinstance(score_names, str):
-        raise InputTypeError(f"score_names must be a list of score-function names, got the str {score_names!r}")
-    try:
-        score_names = list(score_names)
-    except TypeError:
-        raise InputTypeError(f"score_names must be a list of score-function names, got {type(score_names).__name__}") from None
-    if not score_names:
-        raise ValueError("score_names is empty: give the score functions the dropdown offers, e.g. ['dot']")
-    unknown = [n for n in score_names if not isinstance(n, str) or n not in SCORE_FUNCTIONS]
-    if unknown:
-        raise ValueError(f"score_names holds {unknown[0]!r}, which is not a score function; "
-                         f"use names from {list(SCORE_FUNCTIONS)}")
-    if score_name not in score_names:
-        raise ValueError(f"score_name {score_name!r} is not one of score_names {score_names}")
-    if isinstance(value_range, (str, bytes)) or not isinstance(value_range, (tuple, list)):
-        raise InputTypeError(f"value_range must be a (low, high) pair of numbers, got {type(value_range).__name__}")
-    if len(value_range) != 2:
-        raise ValueError(f"value_range must be (low, high), got {value_range!r}")
-    lo, hi = (check_real(v, "value_range") for v in value_range)
-    if lo >= hi:
-        raise ValueError(f"value_range must be (low, high) with low < high, got {value_range}")
-    temperature = check_real(temperature, "temperature", positive=True)
-    # validates everything up front (shapes, NaN, the mask's length) and gives clean float lists
+    score_names = check_tokens(score_names, "score_names", allow_empty=False)
+    for name in score_names:
+        check_choice(name, "every name in score_names", list(SCORE_FUNCTIONS))
+    check_choice(score_name, "score_name (one of score_names)", score_names)
+    if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
+        raise InputTypeError(f"value_range must be a (low, high) pair of numbers, got {value_range!r:.40}")
+    lo = check_real(value_range[0], "value_range[0]")
+    hi = check_real(value_range[1], "value_range[1] (above value_range[0])", low=lo, low_open=True)
+    # checks shapes, NaN, the temperature and the mask up front and gives clean float lists
     first = attention_steps(decoder_state, encoder_states, score_name, temperature, pad_mask=pad_mask)
     h_values = [float(x) for x in first["decoder_state"]]
     enc = [[float(x) for x in row] for row in first["encoder_states"]]
-    mask = [bool(m) for m in first["pad_mask"]]
-    S, H = len(enc), len(h_values)
-    all_values = h_values + [x for row in enc for x in row]
-    lo, hi = min(lo, *all_values), max(hi, *all_values)
-
+    lo, hi = min(lo, *h_values, *(x for row in enc for x in row)), max(hi, *h_values, *(x for row in enc for x in row))
     style = {"description_width": "90px"}
 
     def slider(value, description, cls):
-        s = w.FloatSlider(value=value, min=lo, max=hi, step=1.0, description=description,
-                          continuous_update=False, readout_format=".1f", style=style)
-        s.add_class(cls)
-        return s
+        return _css(w.FloatSlider(value=value, min=lo, max=hi, step=1.0, description=description,
+                                  continuous_update=False, readout_format=".1f", style=style), cls)
 
     sliders = [slider(v, f"h_t[{i}]", "attn-slider") for i, v in enumerate(h_values)]
     sliders[0].add_class("attn-main-slider")
-    enc_select = w.Dropdown(options=[(f"h{j + 1}", j) for j in range(S)], value=0, description="edit state",
-                            style=style)
-    enc_select.add_class("attn-enc-select")
-    enc_sliders = [slider(enc[0][i], f"h{1}[{i}]", "attn-enc-slider") for i in range(H)]
-    pad_boxes = []
-    for j in range(S):
-        box_j = w.Checkbox(value=mask[j], description=f"h{j + 1} is padding", indent=False)
-        box_j.add_class("attn-pad-mask")
-        pad_boxes.append(box_j)
-    dropdown = w.Dropdown(options=score_names, value=score_name, description="score", style=style)
-    dropdown.add_class("attn-score-dropdown")
-    temp = w.FloatLogSlider(value=temperature, base=10, min=-1, max=2, step=0.1,
-                            description="temperature", continuous_update=False, readout_format=".2g", style=style)
-    temp.add_class("attn-temperature")
-    numbers = w.HTML()
-    numbers.add_class("attn-numbers")
-    image = w.Image(format="png")
-    image.add_class("attn-figure")
+    enc_select = _css(w.Dropdown(options=[(f"h{j + 1}", j) for j in range(len(enc))], value=0,
+                                 description="edit state", style=style), "attn-enc-select")
+    enc_sliders = [slider(x, f"h1[{i}]", "attn-enc-slider") for i, x in enumerate(enc[0])]
+    pad_boxes = [_css(w.Checkbox(value=bool(m), description=f"h{j + 1} is padding", indent=False), "attn-pad-mask")
+                 for j, m in enumerate(first["pad_mask"])]
+    dropdown = _css(w.Dropdown(options=score_names, value=score_name, description="score", style=style),
+                    "attn-score-dropdown")
+    temp = _css(w.FloatLogSlider(value=temperature, base=10, min=-1, max=2, step=0.1, description="temperature",
+                                 continuous_update=False, readout_format=".2g", style=style), "attn-temperature")
+    numbers, image = _css(w.HTML(), "attn-numbers"), _css(w.Image(format="png"), "attn-figure")
     loading = {"busy": False}  # True while the encoder sliders are set to another state's numbers
 
     def update(_change=None):
@@ -388,25 +432,21 @@ def score_function_explorer(
         except ValueError as err:  # keep the widget alive and say why (e.g. every position is padding)
             numbers.value = f"<pre>{html.escape(str(err))}</pre>"
             return
-        numbers.value = "<pre>" + format_steps(steps) + "</pre>"
+        numbers.value = "<pre>" + html.escape(format_steps(steps)) + "</pre>"
         image.value = figure_to_png(plot_explorer(steps))
 
     def select_state(change):
-        j = int(change["new"])
         loading["busy"] = True
         try:
             for i, s in enumerate(enc_sliders):
-                s.description = f"h{j + 1}[{i}]"
-                s.value = enc[j][i]
+                s.description, s.value = f"h{change['new'] + 1}[{i}]", enc[change["new"]][i]
         finally:
             loading["busy"] = False
 
     def edit_state(change):
-        if loading["busy"]:
-            return
-        j = int(enc_select.value)
-        enc[j][enc_sliders.index(change["owner"])] = float(change["new"])
-        update()
+        if not loading["busy"]:
+            enc[int(enc_select.value)][enc_sliders.index(change["owner"])] = float(change["new"])
+            update()
 
     enc_select.observe(select_state, names="value")
     for s in enc_sliders:
@@ -414,14 +454,10 @@ def score_function_explorer(
     for control in (*sliders, *pad_boxes, dropdown, temp):
         control.observe(update, names="value")
     update()
-    box = w.VBox([
-        w.HBox([w.VBox(sliders), w.VBox([enc_select, *enc_sliders]), w.VBox([dropdown, temp])]),
-        w.HBox(pad_boxes),
-        numbers,
-        image,
-    ])
-    box.add_class("attn-explorer")
-    return box
+    box = _css(w.VBox([w.HBox([w.VBox(sliders), w.VBox([enc_select, *enc_sliders]), w.VBox([dropdown, temp])]),
+                       w.HBox(pad_boxes), numbers, image]), "attn-explorer")
+    return _with_picture(box, lambda: (f"score-function explorer ({dropdown.value})",
+                                       snapshot_png(_plain(numbers.value), [image.value])))
 
 
 def four_steps_animation(
@@ -431,26 +467,19 @@ def four_steps_animation(
     temperature: float = 1.0,
     interval_ms: int = 1500,
 ):
-    """A widget: Play button and step slider that walk through score -> softmax -> weight -> sum
-    (:func:`course_lib.explorer.plot_attention_steps`).
-
-    The five frames (0 = inputs only, 1..4 = the steps) are rendered once, up front.
+    """Play and a slider through score -> softmax -> weight -> sum (:func:`~course_lib.explorer.plot_attention_steps`).
 
     Returns:
-        An ``ipywidgets.VBox`` (class ``attn-animation``) to display.
+        ``ipywidgets.VBox`` (class ``attn-animation``; parts ``attn-play``, ``attn-step-slider``,
+        ``attn-step-text``, ``attn-steps-figure``); its static picture is an animated PNG.
 
     Raises:
-        ValueError: as :func:`~course_lib.explorer.attention_steps`; ``interval_ms`` below 1.
-    """
+        ValueError: as :func:`~course_lib.explorer.attention_steps`; ``interval_ms`` below 1."""
     import ipywidgets as w
 
-    interval_ms = check_int(interval_ms, "interval_ms", low=1)
     steps = attention_steps(decoder_state, encoder_states, score_name, temperature)
     frames = [figure_to_png(plot_attention_steps(steps, k)) for k in range(5)]
-    text = w.HTML()
-    text.add_class("attn-step-text")
-    image = w.Image(format="png")
-    image.add_class("attn-steps-figure")
+    text, image = _css(w.HTML(), "attn-step-text"), _css(w.Image(format="png"), "attn-steps-figure")
 
     def render(k: int) -> None:
         image.value = frames[k]
@@ -458,27 +487,20 @@ def four_steps_animation(
 
     control = play_slider(5, render, interval_ms, "step", slider_class="attn-step-slider", play_class="attn-play")
     control.play.description = "Play"
-    box = w.VBox([control.box, text, image])
-    box.add_class("attn-animation")
-    return box
+    box = _css(w.VBox([control.box, text, image]), "attn-animation")
+    return _with_picture(box, lambda: (f"the four steps of attention, {score_name} score",
+                                       _animated_png(frames, int(control.slider.value), interval_ms)))
 
 
 # -- lesson 05: beam search -------------------------------------------------------------------
-
-
 @dataclass
 class BeamView:
-    """One run of beam search on one sentence, ready to draw (see :func:`beam_view`).
-
-    Attributes:
-        frames: one list of :class:`course_lib.viz.BeamEntry` per step (:func:`course_lib.viz.beam_frames`).
-        n_best: ``(tokens, score)`` of the final hypotheses, best first (``<eos>`` shown
-            when the hypothesis finished).
-        hypotheses: the :class:`course_lib.decoding.Hypothesis` objects themselves.
+    """One beam search, ready to draw (:func:`beam_view`): ``frames`` (per step, :class:`course_lib.viz.BeamEntry`
+    objects), ``n_best`` (``(tokens, score)``, best first) and ``hypotheses`` (``decoding.Hypothesis``).
 
     Raises (constructor):
-        ValueError: ``frames`` empty or not lists of :class:`~course_lib.viz.BeamEntry`
-            (an InputTypeError for a wrong type); ``n_best`` or ``hypotheses`` not a list.
+        ValueError: no frames. InputTypeError: frames not lists of ``BeamEntry``; ``n_best`` or
+            ``hypotheses`` not a list.
     """
 
     frames: list
@@ -486,48 +508,26 @@ class BeamView:
     hypotheses: list
 
     def __post_init__(self) -> None:
-        from .viz import _check_beam_frames
-
-        _check_beam_frames(self.frames)
-        for name in ("n_best", "hypotheses"):
-            value = getattr(self, name)
-            if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-                raise InputTypeError(f"BeamView.{name} must be a list, got {type(value).__name__}")
+        beam_step_caption(self.frames, 0)  # checks the frames
+        if not all(isinstance(x, (list, tuple)) for x in (self.n_best, self.hypotheses)):
+            raise InputTypeError(f"BeamView.n_best and .hypotheses must be lists, got {self.n_best!r:.40}")
 
 
 def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size: int = 3, alpha: float = 0.0,
               beta: float = 0.0, n_best: int = 3, max_len: Optional[int] = None) -> BeamView:
-    """Run :func:`course_lib.decoding.beam_search` on one tokenised sentence with ``record_steps=True``.
-
-    The pure part of :func:`beam_explorer` (no widgets): what the beam held at every step and
-    the final n-best list, scored as GNMT does (Wu et al. 2016, sec. 7, eq. 14).
-
-    Args:
-        model: a :class:`course_lib.models.Seq2Seq`.
-        src_tokens: the source tokens (without ``<eos>``; it is appended).
-        src_vocab, tgt_vocab: the model's vocabularies.
-        beam_size: ``K >= 1``. alpha: length-normalisation strength ``>= 0``.
-        beta: coverage-penalty strength ``>= 0`` (needs a model with attention).
-        n_best: hypotheses to return (capped at ``beam_size``). max_len: most target tokens.
-
-    Returns:
-        :class:`BeamView`.
+    """:func:`course_lib.decoding.beam_search` (``record_steps=True``) on ``src_tokens`` (no ``<eos>``) as a
+    :class:`BeamView`: the pure part of :func:`beam_explorer`, scored as GNMT (Wu et al. 2016, sec. 7, eq. 14).
 
     Raises:
-        ValueError: empty tokens; vocabularies whose sizes differ from the model's; bad search
-            settings (as :func:`~course_lib.decoding.beam_search`).
-        InputTypeError: a bare str for ``src_tokens``; a model that is not a ``Seq2Seq``;
-            vocabularies that are not ``Vocab`` objects.
+        ValueError: empty tokens; vocabulary sizes that differ from the model's; bad settings (as
+            ``beam_search``). InputTypeError: a str for ``src_tokens``; not a ``Seq2Seq``; not ``Vocab``s.
     """
     import torch
-
     from .decoding import beam_search
 
-    tokens = check_tokens(src_tokens, "src_tokens")
+    tokens = check_tokens(src_tokens, "src_tokens", allow_empty=False)
     beam_size = check_int(beam_size, "beam_size", low=1)
     n_best = min(check_int(n_best, "n_best", low=1), beam_size)
-    alpha = check_real(alpha, "alpha", low=0.0)
-    beta = check_real(beta, "beta", low=0.0)
     _check_model_and_vocabs(model, src_vocab, tgt_vocab)
     device = next(model.parameters()).device
     ids = [src_vocab[t] for t in tokens] + [src_vocab.eos_id]
@@ -540,114 +540,67 @@ def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size:
     return BeamView(beam_frames(out.steps[0], tgt_vocab), best, hyps)
 
 
-
-
-def _check_search_settings(max_beam_size, beam_size, alpha, beta, n_best):
-    """Validate the beam-search settings of a widget against its sliders' ranges.
-
-    Returns ``(max_beam_size, beam_size, alpha, beta, n_best)``.
-
-    Raises:
-        ValueError: a size below 1, ``beam_size > max_beam_size``, ``alpha`` outside
-            ``[0, 2]`` or ``beta`` outside ``[0, 1]`` (the ranges of the sliders).
-        TypeError: a value that is not a number.
-    """
+def _search_settings(w, beam_size, alpha, beta, max_beam_size, has_attention: bool, classes: tuple):
+    """The settings and sliders the beam explorer and the translator share: beam size ``K``, ``α`` (length
+    penalty), ``β`` (coverage penalty; disabled without attention), Wu et al. 2016, sec. 7."""
     max_beam_size = check_int(max_beam_size, "max_beam_size", low=1)
     beam_size = check_int(beam_size, "beam_size", low=1, high=max_beam_size)
-    alpha = check_real(alpha, "alpha", low=0.0)
-    beta = check_real(beta, "beta", low=0.0)
-    if alpha > 2.0 or beta > 1.0:
-        raise ValueError(f"alpha must be in 0..2 and beta in 0..1 (the sliders' ranges), got alpha={alpha}, beta={beta}")
-    return max_beam_size, beam_size, alpha, beta, check_int(n_best, "n_best", low=1)
+    alpha = check_real(alpha, "alpha (the α slider)", low=0.0, high=2.0)
+    beta = check_real(beta, "beta (the β slider)", low=0.0, high=1.0)
+    if beta > 0 and not has_attention:
+        raise ValueError("this model has no attention, so the coverage penalty is undefined; use beta=0")
+    style = {"description_width": "110px"}
+    return (_css(w.IntSlider(value=beam_size, min=1, max=max_beam_size, description="beam size",
+                             continuous_update=False, style=style), classes[0]),
+            _css(w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="α (length)",
+                               continuous_update=False, readout_format=".1f", style=style), classes[1]),
+            _css(w.FloatSlider(value=beta, min=0.0, max=1.0, step=0.05, description="β (coverage)", style=style,
+                               continuous_update=False, readout_format=".2f", disabled=not has_attention), classes[2]))
 
-def _search_sliders(w, beam_size: int, alpha: float, beta: float, max_beam_size: int, has_attention: bool,
-                    classes: tuple, style: dict):
-    """The three search sliders the beam explorer and the translator share: beam size ``k``,
-    ``α`` of the length penalty and ``β`` of the coverage penalty (Wu et al. 2016, sec. 7).
-    ``classes`` are the CSS classes of the three (the browser tests find widgets by them);
-    ``β`` is disabled for a model without attention."""
-    size = w.IntSlider(value=beam_size, min=1, max=max_beam_size, description="beam size", continuous_update=False,
-                       style=style)
-    a_slider = w.FloatSlider(value=alpha, min=0.0, max=2.0, step=0.1, description="α (length)",
-                             continuous_update=False, readout_format=".1f", style=style)
-    b_slider = w.FloatSlider(value=beta, min=0.0, max=1.0, step=0.05, description="β (coverage)",
-                             continuous_update=False, readout_format=".2f", style=style, disabled=not has_attention)
-    for widget, css in zip((size, a_slider, b_slider), classes):
-        widget.add_class(css)
-    return size, a_slider, b_slider
 
 def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, beam_size: int = 3,
                   alpha: float = 0.0, beta: float = 0.0, n_best: int = 3, max_len: Optional[int] = None,
                   max_beam_size: int = 10, interval_ms: int = 1200):
-    """The beam explorer: sliders for beam size, alpha and beta, and a Play + step slider.
+    """The beam explorer: sliders for beam size, α and β, Play + a step slider, and the search tree.
 
-    Shows, at every step of beam search (Wu et al. 2016, sec. 7), the hypotheses kept in the
-    beam with their partial translations and scores, those that finished and those pruned
-    (:func:`course_lib.viz.plot_beam_step`), the search tree up to that step
-    (:func:`course_lib.viz.plot_beam_tree`), and below them the final n-best list. Moving a
-    setting reruns the search (:func:`beam_view`); a text box translates a typed sentence.
-
-    Args:
-        model, src_tokenizer, src_vocab, tgt_vocab: as for :func:`decoder_stepper`.
-        sentence: the source sentence (a str).
-        beam_size: initial ``K`` (``1 .. max_beam_size``). alpha: initial length-normalisation
-            strength (``0 .. 2``). beta: initial coverage-penalty strength (``0 .. 1``; the
-            slider is disabled for a model without attention).
-        n_best: how many final hypotheses to list (capped at the beam size).
-        max_len: most target tokens. interval_ms: milliseconds per step while playing.
+    At every step of beam search (Wu et al. 2016, sec. 7) it draws the hypotheses kept, finished
+    and pruned (:func:`course_lib.viz.plot_beam_step`) and the search tree so far
+    (:func:`course_lib.viz.plot_beam_tree`); below, the final n-best list. A new setting reruns the
+    search (:func:`beam_view`), so the tree shows what the length and coverage penalties promote or
+    drop. Arguments as for :func:`decoder_stepper`; beam_size ``1 .. max_beam_size``, alpha
+    ``0 .. 2``, beta ``0 .. 1`` (disabled without attention), n_best hypotheses listed.
 
     Returns:
-        ``ipywidgets.VBox`` (class ``beam-explorer``).
+        ``ipywidgets.VBox`` (class ``beam-explorer``; parts ``beam-size``, ``beam-alpha``,
+        ``beam-beta``, ``beam-play``, ``beam-step-slider``, ``beam-figure``, ``beam-tree``,
+        ``beam-caption``, ``beam-nbest``).
 
     Raises:
-        ValueError: an empty sentence; settings out of range (``beam_size`` outside
-            ``1..max_beam_size``, ``alpha`` outside ``0..2``, ``beta`` outside ``0..1``,
-            ``n_best`` or ``interval_ms`` below 1); ``beta > 0`` for a model without attention.
-        InputTypeError: ``sentence`` not a str; ``src_tokenizer`` not callable; a model that
-            is not a ``Seq2Seq``; vocabularies that are not ``Vocab`` objects (a size mismatch
-            is a ValueError).
+        ValueError: as :func:`decoder_stepper`; settings out of range; ``beta > 0`` without attention.
+        InputTypeError: as :func:`decoder_stepper`.
     """
     import ipywidgets as w
 
-    if not isinstance(sentence, str):
-        raise InputTypeError(f"sentence must be a str (one source sentence), got {type(sentence).__name__}")
-    _check_callable(src_tokenizer, "src_tokenizer")
-    max_beam_size, beam_size, alpha, beta, n_best = _check_search_settings(max_beam_size, beam_size, alpha, beta,
-                                                                           n_best)
-    interval_ms = check_int(interval_ms, "interval_ms", low=1)
-    if max_len is not None:
-        max_len = check_int(max_len, "max_len", low=1)
-    has_attention = bool(getattr(model, "has_attention", False))
-    if beta > 0 and not has_attention:
-        raise ValueError(f"{type(model).__name__} has no attention, so the coverage penalty is undefined; use beta=0")
-    first = check_tokens(src_tokenizer(sentence), "the tokens of sentence", allow_empty=True)
-    if not first:
-        raise ValueError(f"sentence {sentence!r} has no tokens to translate")
+    _source_tokens(sentence, src_tokenizer)
+    n_best = check_int(n_best, "n_best", low=1)
+    max_len = check_int(max_len, "max_len", low=1, allow_none=True)
     _check_model_and_vocabs(model, src_vocab, tgt_vocab)
-
-    style = {"description_width": "110px"}
-    text = w.Text(value=sentence, description="source:", layout=w.Layout(width="90%"), continuous_update=False)
-    size, a_slider, b_slider = _search_sliders(w, beam_size, alpha, beta, max_beam_size, has_attention,
-                                               ("beam-size", "beam-alpha", "beam-beta"), style)
-    caption = w.HTML()
-    caption.add_class("beam-caption")
-    image = w.Image(format="png")
-    image.add_class("beam-figure")
-    tree = w.Image(format="png")
-    tree.add_class("beam-tree")
-    nbest = w.HTML()
-    nbest.add_class("beam-nbest")
+    text = _text_box(w, sentence)
+    size, a_slider, b_slider = _search_settings(w, beam_size, alpha, beta, max_beam_size,
+                                                bool(getattr(model, "has_attention", False)),
+                                                ("beam-size", "beam-alpha", "beam-beta"))
+    caption, nbest = _css(w.HTML(), "beam-caption"), _css(w.HTML(), "beam-nbest")
+    image, tree = _css(w.Image(format="png"), "beam-figure"), _css(w.Image(format="png"), "beam-tree")
     state: dict = {"view": None, "pngs": {}}
 
     def render(i: int) -> None:
         view = state["view"]
-        if view is None:
-            return
-        if i not in state["pngs"]:
-            state["pngs"][i] = (figure_to_png(plot_beam_step(view.frames, i)),
-                                figure_to_png(plot_beam_tree(view.frames, upto=i)))
-        image.value, tree.value = state["pngs"][i]
-        caption.value = beam_step_caption(view.frames, i)
+        if view is not None:
+            if i not in state["pngs"]:
+                state["pngs"][i] = (figure_to_png(plot_beam_step(view.frames, i)),
+                                    figure_to_png(plot_beam_tree(view.frames, upto=i)))
+            image.value, tree.value = state["pngs"][i]
+            caption.value = beam_step_caption(view.frames, i)
 
     control = play_slider(1, render, interval_ms, "step", slider_class="beam-step-slider", play_class="beam-play")
 
@@ -667,47 +620,112 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
                        f"β = {b_slider.value:.2f}):" + format_n_best(view.n_best))
         control.set_frames(len(view.frames))
 
-    for setting in (size, a_slider, b_slider):
+    for setting in (size, a_slider, b_slider, text):  # the text box: on Enter or leaving it
         setting.observe(search, names="value")
-    text.observe(search, names="value")  # on Enter or leaving the box
     search()
-    box = w.VBox([text, w.HBox([size, a_slider, b_slider]), control.box, caption, image, tree, nbest])
-    box.add_class("beam-explorer")
-    return box
+    box = _css(w.VBox([text, w.HBox([size, a_slider, b_slider]), control.box, caption, image, tree, nbest]),
+               "beam-explorer")
+    return _with_picture(box, lambda: ("beam explorer: " + " ".join(_plain(caption.value)[:1]), snapshot_png(
+        _plain(caption.value) + _plain(nbest.value), [image.value, tree.value])))
+
+
+# -- lesson 06: the BPE merge stepper --------------------------------------------------------
+def merge_frame(word_steps: Sequence[Sequence[Sequence[str]]], step: int) -> List[tuple]:
+    """What the BPE merge stepper shows at ``step`` (pure): for each word's
+    :func:`~course_lib.data.subwords.merge_steps`, ``(pieces, merge)``, its pieces after ``step``
+    merges (or all) and the merge made at this step (``"a + b → ab"``, or ``""``).
+
+    Raises:
+        ValueError: ``step`` below 0."""
+    step = check_int(step, "step", low=0)
+    out = []
+    for steps in word_steps:
+        i, merge = min(step, len(steps) - 1), ""
+        if 0 < step < len(steps):
+            before, after = steps[step - 1], steps[step]
+            j = next(j for j, (a, b) in enumerate(zip(before, after)) if a != b)
+            merge = f"{before[j]} + {before[j + 1]} → {after[j]}"
+        out.append((list(steps[i]), merge))
+    return out
+
+
+def bpe_merge_stepper(tokenizer, words: str = "lower newest", interval_ms: int = 900):
+    """Type words and watch BPE build their pieces, one merge at a time (Sennrich et al. 2016, sec. 3.2).
+
+    Each word starts as characters (``▁`` marks a word's start); the learned merges join adjacent
+    pieces in the order they were learned until the tokenizer's pieces are left
+    (:func:`course_lib.data.subwords.merge_steps`). Play or the slider steps through the merges.
+
+    Returns:
+        ``ipywidgets.VBox`` (class ``bpe-stepper``; parts ``bpe-text``, ``bpe-step-slider``,
+        ``bpe-play``, ``bpe-pieces``).
+
+    Raises:
+        InputTypeError: ``tokenizer`` not a :class:`~course_lib.data.SubwordTokenizer`; ``words``
+            not a str. ValueError: ``interval_ms`` below 1.
+    """
+    import ipywidgets as w
+    from .data.subwords import merge_steps
+
+    words = check_text(words, "words")
+    state = {"steps": [merge_steps(tokenizer, word) for word in words.split()]}  # checks the tokenizer
+    text = _css(w.Text(value=words, description="words:", layout=w.Layout(width="90%"), continuous_update=False),
+                "bpe-text")
+    pieces = _css(w.HTML(), "bpe-pieces")
+    box_style = "border:1px solid #99a;border-radius:3px;padding:0 3px;margin:0 1px;background:#eef"
+
+    def n_merges() -> int:
+        return max([len(s) - 1 for s in state["steps"]], default=0)
+
+    def render(i: int) -> None:
+        rows = merge_frame(state["steps"], i)
+        cells = ["".join(f"<span style='{box_style}'>{html.escape(p)}</span>" for p in row) for row, _ in rows]
+        pieces.value = (f"<b>merge {i} of {n_merges()}</b> ({sum(len(r) for r, _ in rows)} pieces)<br>"
+                        + "<br>".join(f"{c} &nbsp; <i>{html.escape(m)}</i>" for c, (_, m) in zip(cells, rows))
+                        if rows else "<i>type some words</i>")
+
+    control = play_slider(n_merges() + 1, render, interval_ms, "merge", "bpe-step-slider", "bpe-play")
+
+    def retype(_=None) -> None:
+        try:
+            state["steps"] = [merge_steps(tokenizer, word) for word in text.value.split()]
+        except ValueError as err:
+            pieces.value = f"<pre>{html.escape(str(err))}</pre>"
+            return
+        control.set_frames(n_merges() + 1)
+
+    text.observe(retype, names="value")
+    box = _css(w.VBox([text, control.box, pieces]), "bpe-stepper")
+
+    def snapshot():
+        step = control.slider.value
+        lines = [f"BPE merge stepper: merge {step} of {n_merges()}"] + [
+            " | ".join(row) + (f"   ({m})" if m else "") for row, m in merge_frame(state["steps"], step)]
+        return lines[0], snapshot_png(lines)
+
+    return _with_picture(box, snapshot)
 
 
 # -- issue 10: the translator you keep -----------------------------------------------------------
-
-
 def translator(translator_or_bundle_path, sentence: str = "", beam_size: int = 5, alpha: float = 0.6,
                beta: float = 0.0, n_best: int = 3, max_beam_size: int = 10, max_len: Optional[int] = None):
     """The translator widget: type a sentence, see its n-best translations and an attention heatmap.
 
-    A text box for the source sentence; sliders for the beam size, the length-normalisation
-    strength α and the coverage-penalty strength β (Wu et al. 2016, sec. 7, eq. 14); a
-    slider choosing which of the n-best translations to draw. It shows the n-best list with
-    scores and the attention heatmap (:func:`course_lib.viz.plot_attention` over
-    :attr:`~course_lib.decoding.Translation.row_labels`) of the chosen one
-    (:func:`course_lib.viz.translator_frame`), and updates when the text or a slider changes.
+    Sliders for the beam size, α and β (Wu et al. 2016, sec. 7, eq. 14) and for which n-best
+    translation to draw (:func:`course_lib.viz.translator_frame`); it updates on every change.
 
     Args:
-        translator_or_bundle_path: a :class:`course_lib.bundle.Translator` or the path of a
-            bundle (loaded with :func:`course_lib.bundle.load_bundle`).
-        sentence: the first sentence to show (may be empty: the widget then waits for one).
-        beam_size: initial ``K`` (``1 .. max_beam_size``). alpha: initial α (``0 .. 2``).
-        beta: initial β (``0 .. 1``; the slider is disabled for a model without attention).
-        n_best: translations to list (``>= 1``, capped at the beam size).
-        max_len: most target tokens per translation (default: from the source length).
+        translator_or_bundle_path: a :class:`course_lib.bundle.Translator` or a bundle's path.
+        sentence: the first sentence (may be empty). The others as for :func:`beam_explorer`.
 
     Returns:
-        ``ipywidgets.VBox`` (class ``translator``) with the parts ``translator-text``,
-        ``translator-beam``, ``translator-alpha``, ``translator-beta``, ``translator-choice``,
-        ``translator-nbest``, ``translator-figure``, ``translator-message``.
+        ``ipywidgets.VBox`` (class ``translator``; parts ``translator-text``, ``translator-beam``,
+        ``translator-alpha``, ``translator-beta``, ``translator-choice``, ``translator-nbest``,
+        ``translator-figure``, ``translator-message``).
 
     Raises:
-        BundleError (a ``ValueError``): the path is not a valid bundle.
-        ValueError: settings out of range; ``beta > 0`` for a model without attention.
-        InputTypeError: not a Translator or path; ``sentence`` not a str.
+        BundleError (a ``ValueError``): not a valid bundle. ValueError: settings as for
+            :func:`beam_explorer`. InputTypeError: not a Translator or path; ``sentence`` not a str.
     """
     import os
 
@@ -723,61 +741,42 @@ def translator(translator_or_bundle_path, sentence: str = "", beam_size: int = 5
     else:
         raise InputTypeError("translator() needs a course_lib.bundle.Translator or the path of a bundle file, got "
                              f"{type(translator_or_bundle_path).__name__}")
-    if not isinstance(sentence, str):
-        raise InputTypeError(f"sentence must be a str (one source sentence), got {type(sentence).__name__}")
-    max_beam_size, beam_size, alpha, beta, n_best = _check_search_settings(max_beam_size, beam_size, alpha, beta,
-                                                                           n_best)
-    if max_len is not None:
-        max_len = check_int(max_len, "max_len", low=1)
-    has_attention = bool(getattr(tr.model, "has_attention", False))
-    if beta > 0 and not has_attention:
-        raise ValueError(f"{type(tr.model).__name__} has no attention, so the coverage penalty is undefined; use beta=0")
-
-    style = {"description_width": "110px"}
-    text = w.Text(value=sentence, description="source:", placeholder="type a sentence and press Enter",
-                  layout=w.Layout(width="90%"), continuous_update=False)
-    text.add_class("translator-text")
-    size, a_slider, b_slider = _search_sliders(w, beam_size, alpha, beta, max_beam_size, has_attention,
-                                               ("translator-beam", "translator-alpha", "translator-beta"), style)
-    choice = w.IntSlider(value=1, min=1, max=1, description="show #", continuous_update=False, style=style)
-    choice.add_class("translator-choice")
-    message = w.HTML()
-    message.add_class("translator-message")
-    nbest = w.HTML()
-    nbest.add_class("translator-nbest")
-    image = w.Image(format="png")
-    image.add_class("translator-figure")
+    sentence = check_text(sentence, "sentence")
+    n_best = check_int(n_best, "n_best", low=1)
+    max_len = check_int(max_len, "max_len", low=1, allow_none=True)
+    text = _text_box(w, sentence, "translator-text")
+    size, a_slider, b_slider = _search_settings(w, beam_size, alpha, beta, max_beam_size,
+                                                bool(getattr(tr.model, "has_attention", False)),
+                                                ("translator-beam", "translator-alpha", "translator-beta"))
+    choice = _css(w.IntSlider(value=1, min=1, max=1, description="show #", continuous_update=False,
+                              style={"description_width": "110px"}), "translator-choice")
+    message, nbest = _css(w.HTML(), "translator-message"), _css(w.HTML(), "translator-nbest")
+    image = _css(w.Image(format="png"), "translator-figure")
     state: dict = {"result": None, "pngs": {}}
 
     def show(_=None) -> None:
         result = state["result"]
         if result is None:
             return
-        k = int(choice.value) - 1
-        k = min(k, len(result.alternatives))
+        k = min(int(choice.value) - 1, len(result.alternatives))
         if k not in state["pngs"]:
             state["pngs"][k] = translator_frame(result, k, detokenize=tr.detokenize)
         table, png = state["pngs"][k]
         nbest.value = (f"<b>{1 + len(result.alternatives)}-best</b> (beam size {size.value}, "
                        f"α = {a_slider.value:.1f}, β = {b_slider.value:.2f}):" + table)
+        image.layout.display, image.value = ("none", b"") if png is None else (None, png)
         if png is None:
-            image.layout.display = "none"
             message.value = "<i>this model has no attention: no heatmap to show</i>"
-        else:
-            image.layout.display = None
-            image.value = png
 
     def search(_=None) -> None:
         if not text.value.strip():
             state["result"], state["pngs"] = None, {}
-            nbest.value = ""
-            image.value = b""
+            nbest.value, image.value = "", b""
             message.value = "<i>type a sentence to translate and press Enter</i>"
             return
-        k = min(n_best, size.value)
         try:
             result = tr.translate(text.value, beam_size=size.value, alpha=a_slider.value, beta=b_slider.value,
-                                  n_best=k, max_len=max_len)[0]
+                                  n_best=min(n_best, size.value), max_len=max_len)[0]
         except ValueError as err:  # keep the widget alive and say why
             message.value = f"<pre>{html.escape(str(err))}</pre>"
             return
@@ -794,6 +793,6 @@ def translator(translator_or_bundle_path, sentence: str = "", beam_size: int = 5
         setting.observe(search, names="value")
     choice.observe(show, names="value")
     search()
-    box = w.VBox([text, w.HBox([size, a_slider, b_slider]), choice, message, nbest, image])
-    box.add_class("translator")
-    return box
+    box = _css(w.VBox([text, w.HBox([size, a_slider, b_slider]), choice, message, nbest, image]), "translator")
+    return _with_picture(box, lambda: (f"translator: {text.value}", snapshot_png(
+        [f"source: {text.value}"] + _plain(nbest.value) + _plain(message.value), [image.value])))

@@ -253,6 +253,23 @@ def play_button(scope):
     return buttons.first
 
 
+def play_stopped(scope) -> bool:
+    """True when the one ipywidgets Play in ``scope`` is not playing (its button shows ▶, not ⏸)."""
+    return (scope.locator(".widget-play i.fa-pause").count() == 0
+            and scope.locator(".widget-play i.fa-play").count() == 1)
+
+
+def play_to_end(scope, at_end, n_frames: int, what: str) -> None:
+    """Press Play and wait for the STATE "``at_end()`` and Play stopped", however slow the machine.
+
+    The course's Play stops itself when the slider reaches the last frame (from the kernel,
+    before that frame is drawn), so once this returns a step the test makes stays made.
+    The timeout is only a bound for a hung kernel (a minute plus 5 s per frame).
+    """
+    play_button(scope).click()
+    wait_until(lambda: at_end() and play_stopped(scope), 60 + 5 * n_frames, f"{what} and Play to stop")
+
+
 # -- a lesson, run in the browser ----------------------------------------------------------
 
 
@@ -369,11 +386,11 @@ def _caption(scope):
 
 
 def check_decoder_stepper(lp: LessonPage, new_sentence: str, expect_words: tuple[str, ...] = ()) -> None:
-    """The decoder stepper: a step forward, Play to the end, then a typed sentence.
+    """The decoder stepper: a step forward, Play to the end, a typed sentence, then a what-if.
 
     Asserts that the caption ("step i of N") and the picture change with each move, that Play
-    reaches the last step, and that a typed sentence restarts the stepper at step 1 with a
-    new source (containing ``expect_words``).
+    reaches the last step and stops, that a typed sentence restarts the stepper at step 1 with a
+    new source (containing ``expect_words``), and :func:`check_what_if` there.
     """
     out = cell_output(lp.page, "widgets.decoder_stepper(")
     slider, caption = Slider(out, "step"), _caption(out)
@@ -392,8 +409,7 @@ def check_decoder_stepper(lp: LessonPage, new_sentence: str, expect_words: tuple
     h1 = wait_for_new_image(img, h0, 15, "the stepper's picture to change at step 2")
     assert caption.inner_text() != text0
 
-    play_button(out).click()
-    wait_until(lambda: f"step {n} of {n}" in caption.inner_text(), 5 + 1.5 * n, "Play to reach the last step")
+    play_to_end(out, lambda: f"step {n} of {n}" in caption.inner_text(), n, "Play to reach the last step")
     slider.wait_value(n - 1)
     h_last = wait_for_new_image(img, h1, 15, "the stepper's picture to change while playing")
     lp.shot(out, "stepper_last_step")
@@ -409,7 +425,39 @@ def check_decoder_stepper(lp: LessonPage, new_sentence: str, expect_words: tuple
         assert word in source_line, f"{word!r} not in the stepper's source line {source_line!r}"
     wait_for_new_image(img, h_last, 30, "the stepper's picture for the typed sentence's first step")
     lp.shot(out, "stepper_typed")
+    check_what_if(lp, out, slider, caption)
     lp.mark("decoder stepper")
+
+
+def check_what_if(lp: LessonPage, out, slider: Slider, caption) -> None:
+    """The stepper's what-if (issue 15 §3) at its current step: pick another word of the top-k in
+    "what if:", continue with it (the caption names the choice, the slider stays, the translation
+    line has the word at that step and the next step decodes from it), then "back to greedy"."""
+    select = out.locator(".course-whatif-choice select")
+    step = int(slider.value())
+    current = select.input_value()
+    others = [o for o in select.locator("option").all_inner_texts() if o.strip() not in (current, "<eos>")]
+    assert others, f"the what-if dropdown offers no word but {current!r}"
+    word = others[0].strip()
+
+    def translation() -> list[str]:
+        line = next((l for l in caption.inner_text().split("\n") if l.startswith("translation:")), "")
+        return line.split(":", 1)[-1].split()
+
+    greedy = translation()
+    select.select_option(label=word)
+    out.locator("button.course-whatif-go").click()
+    wait_until(lambda: f"{word} instead of" in caption.inner_text(), 60, f"the caption to name the what-if {word!r}")
+    slider.wait_value(step)
+    assert translation()[step:step + 1] == [word], f"the translation {translation()} has no {word!r} at step {step + 1}"
+    lp.shot(out, "stepper_what_if")
+    slider.press("ArrowRight")
+    slider.wait_value(step + 1)
+    wait_until(lambda: f"step {step + 2} of" in caption.inner_text(), 30, "the step after the what-if")
+    out.locator("button.course-whatif-reset").click()
+    wait_until(lambda: "instead of" not in caption.inner_text(), 60, "back to greedy to undo the what-if")
+    slider.wait_value(min(step + 1, len(greedy) - 1))  # the slider stays (on greedy's last step if shorter)
+    assert translation() == greedy, "back to greedy gives the greedy translation again"
 
 
 def check_attention_animation(lp: LessonPage) -> None:
@@ -426,15 +474,16 @@ def check_attention_animation(lp: LessonPage) -> None:
     h0 = image_hash(img)
     lp.shot(out, "animation_word1")
 
-    play_button(out).click()
-    wait_until(lambda: f"word {n} of {n}" in caption.inner_text(), 5 + 1.5 * n, "Play to reach the last word")
+    play_to_end(out, lambda: f"word {n} of {n}" in caption.inner_text(), n, "Play to reach the last word")
     slider.wait_value(n - 1)
     h_last = wait_for_new_image(img, h0, 15, "the heatmap to grow while playing")
     lp.shot(out, "animation_last_word")
 
+    # issue 15 §4: a step back after Play reached the end stays (Play is stopped, nothing undoes it)
     slider.press("ArrowLeft")
     slider.wait_value(n - 2)
     wait_until(lambda: f"word {n - 1} of {n}" in caption.inner_text(), 15, "one word back")
     h_back = wait_for_new_image(img, h_last, 15, "the heatmap to lose its last row")
+    assert play_stopped(out) and slider.value() == n - 2, "Play undid the step back"
     assert h_back != h0 or n == 2
     lp.mark("attention animation")

@@ -38,7 +38,7 @@ def test_lesson02_explorer_reacts_to_slider(tmp_path):
         lp.shot(explorer, "explorer_before")
 
         handle = explorer.locator(".attn-main-slider .noUi-handle")
-        assert handle.get_attribute("aria-valuenow") in ("10", "10.0", "10.00")
+        wait_until(lambda: handle.get_attribute("aria-valuenow") in ("10", "10.0", "10.00"), 10, "the slider at 10")
         handle.focus()
         handle.press("ArrowRight")
         wait_until(lambda: handle.get_attribute("aria-valuenow") in ("11", "11.0", "11.00"), 10,
@@ -56,6 +56,7 @@ def test_lesson02_explorer_reacts_to_slider(tmp_path):
         animation = page.locator(".attn-animation")
         animation.scroll_into_view_if_needed()
         steps_img = animation.locator("img.attn-steps-figure")
+        wait_until(lambda: image_loaded(steps_img), 30, "the animation's first picture")
         first_hash = image_hash(steps_img)
         step_handle = animation.locator(".attn-step-slider .noUi-handle")
         step_handle.focus()

@@ -27,7 +27,8 @@ from browser_helpers import (
     image_hash,
     image_loaded,
     lesson_in_browser,
-    play_button,
+    play_stopped,
+    play_to_end,
     text_box,
     type_into,
     wait_for_new_image,
@@ -83,12 +84,23 @@ def check_beam_explorer(lp) -> None:
     n = int(STEP_RE.search(caption.inner_text()).group(2))
     assert n >= 2, f"beam search took {n} step(s)"
     fig_step1, tree_step1 = image_hash(figure), image_hash(tree)
-    play_button(out).click()
-    wait_until(lambda: f"step {n} of {n}" in caption.inner_text(), 10 + 2.0 * n, "Play to reach the last step")
+    play_to_end(out, lambda: f"step {n} of {n}" in caption.inner_text(), n, "Play to reach the last step")
     step.wait_value(n - 1)
     fig_last = wait_for_new_image(figure, fig_step1, 30, "the step picture to change while playing")
     tree_last = wait_for_new_image(tree, tree_step1, 30, "the search tree to grow while playing")
     lp.shot(out, "beam_last_step")
+
+    # the tree (issue 15 §3): one step back draws the tree without the last step, and it stays;
+    # forward again draws the same last tree (Agg PNGs are byte-identical)
+    step.press("ArrowLeft")
+    step.wait_value(n - 2)
+    wait_until(lambda: f"step {n - 1} of {n}" in caption.inner_text(), 30, "the caption one step back")
+    wait_for_new_image(tree, tree_last, 30, "the search tree without its last step")
+    assert play_stopped(out) and step.value() == n - 2, "Play undid the step back"
+    lp.shot(out, "beam_tree_step_back")
+    step.press("ArrowRight")
+    step.wait_value(n - 1)
+    wait_until(lambda: image_loaded(tree) and image_hash(tree) == tree_last, 30, "the last step's tree again")
 
     # a typed sentence reruns the search and starts again at step 1
     before = nbest.inner_text()
