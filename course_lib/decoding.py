@@ -31,7 +31,7 @@ from torch import Tensor
 
 from .data import EOS
 from .checks import check_int, check_tokens
-from .data._checks import check_flag
+from .checks import check_flag
 from .models.base import Seq2Seq, select_batch
 from .utils import eval_mode, lengths_to_pad_mask
 
@@ -502,7 +502,7 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
     src_pad_mask = _check_src(src, src_lens)
     _check_same_device(model, src)
     K, alpha, beta, n_best = _check_beam_args(beam_size, alpha, beta, n_best)
-    record_steps = check_flag("record_steps", record_steps)
+    record_steps = check_flag(record_steps, "record_steps")
     max_len = _check_max_len(max_len, src_lens)
     if beta > 0 and not getattr(model, "has_attention", False):
         raise ValueError(f"{type(model).__name__} has no attention, so the coverage penalty is undefined; "
@@ -975,7 +975,7 @@ def translate_dataset(model: Seq2Seq, dataset, batch_size: int = 128, max_len: O
 
     _check_model(model)
     batch_size = _check_int("batch_size", batch_size, 1)
-    progress = check_flag("progress", progress)
+    progress = check_flag(progress, "progress")
     if not all(hasattr(dataset, a) for a in ("src_tokens", "src_vocab", "tgt_vocab")):
         raise TypeError(f"dataset must be a course_lib.data.TranslationDataset, got {type(dataset).__name__}")
     if len(dataset.src_tokens) == 0:

@@ -275,10 +275,8 @@ def test_explorer_figures_refuse_bad_sizes(kwargs):
             draw()
 
 
-def test_old_explorer_widget_names_still_work_with_a_warning():
-    with pytest.warns(DeprecationWarning, match="widgets"):
-        fn = explorer.score_function_explorer
-    assert fn is widgets.score_function_explorer
+def test_explorer_no_longer_forwards_widget_names():
+    assert not hasattr(explorer, "score_function_explorer")  # the explorer <-> widgets shim is gone
     with pytest.raises(AttributeError):
         explorer.no_such_thing  # noqa: B018
 

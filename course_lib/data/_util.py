@@ -16,18 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_lib.checks import InputTypeError, check_text
-from course_lib.checks import _as_list as check_items  # noqa: F401 (used by the data modules)
+from course_lib.checks import InputTypeError, check_instance, check_items, check_text  # noqa: F401 (re-used by the data modules)
 from course_lib.utils import atomic_write
 
 PATH_TYPES = (str, os.PathLike)
-
-
-def check_instance(value: Any, types: type | tuple, name: str, expected: str) -> Any:
-    """``value`` if it is an instance of ``types``, else :class:`InputTypeError` saying ``expected``."""
-    if not isinstance(value, types):
-        raise InputTypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r:.40}")
-    return value
 
 
 def check_pattern(value: Any, name: str, pattern: str, expected: str) -> str:

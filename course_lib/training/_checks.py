@@ -10,13 +10,6 @@ from torch import Tensor
 from ..checks import InputTypeError
 
 
-def check_type(value: Any, name: str, types: Any, expected: str) -> Any:
-    """``value`` if it is an instance of ``types``; else :class:`InputTypeError` naming ``expected``."""
-    if not isinstance(value, types):
-        raise InputTypeError(f"{name} must be {expected}, got {type(value).__name__}")
-    return value
-
-
 def check_path(path: Any, name: str) -> str:
     """``path`` (a non-empty str or ``os.PathLike``) as a str."""
     if not isinstance(path, (str, os.PathLike)) or not str(path):

@@ -19,7 +19,8 @@ import torch
 from torch import Tensor
 
 from ..utils import atomic_write
-from ._checks import check_path, check_type
+from ..checks import check_instance
+from ._checks import check_path
 
 COUNTERS = ("epoch", "batches_done", "global_step", "bad_epochs")
 
@@ -36,7 +37,7 @@ def save_checkpoint(path: str | os.PathLike, state: Dict[str, Any]) -> None:
         OSError: from the file system (the old file is kept).
     """
     path = check_path(path, "checkpoint path")
-    if "model" not in check_type(state, "state", dict, "a dict (e.g. Trainer.state_dict())"):
+    if "model" not in check_instance(state, dict, "state", "a dict (e.g. Trainer.state_dict())"):
         raise ValueError("a checkpoint state must have a 'model' entry (e.g. Trainer.state_dict())")
     atomic_write(path, lambda handle: torch.save(state, handle))
 

@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checks import check_choice, check_int, check_real, check_tensor
+from ..checks import check_choice, check_instance, check_int, check_real, check_tensor
 from ..data import Batch
 from ..models.base import Seq2Seq
 from ..utils import as_device, eval_mode
-from ._checks import check_loader, check_type
+from ._checks import check_loader
 
 
 def token_loss_sum(logits: Tensor, tgt_out: Tensor, pad_id: int, label_smoothing: float = 0.0) -> Tensor:
@@ -65,7 +65,7 @@ def loss_sums(model: nn.Module, loader, device: torch.device, autocast=None) -> 
     total, tokens = torch.zeros((), device=device), 0
     with eval_mode(model), torch.no_grad():
         for batch in loader:
-            check_type(batch, "each batch", Batch, "a course_lib.data.Batch")
+            check_instance(batch, Batch, "each batch", "a course_lib.data.Batch")
             tokens += batch.num_tgt_tokens
             batch = batch.to(device)
             with (autocast or nullcontext)():
@@ -91,9 +91,9 @@ def evaluate_loss(model: nn.Module, loader, device: Optional[torch.device] = Non
     Raises:
         ValueError: ``model`` is not a ``Seq2Seq``; the loader is not an iterable of batches or is empty.
     """
-    check_type(model, "model", Seq2Seq, "a course_lib.models.Seq2Seq")
+    check_instance(model, Seq2Seq, "model", "a course_lib.models.Seq2Seq")
     check_loader(loader, "loader")
-    check_type(autocast, "autocast", (Callable, type(None)), "a function returning a context manager, or None")
+    check_instance(autocast, (Callable, type(None)), "autocast", "a function returning a context manager, or None")
     device = as_device(device) if device is not None else next(model.parameters()).device
     total, tokens = loss_sums(model, loader, device, autocast)
     return loss_record(float(total), tokens)

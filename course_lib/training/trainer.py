@@ -23,11 +23,11 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ..checks import check_flag, check_int, check_real
+from ..checks import check_flag, check_instance, check_int, check_real
 from ..data import Batch
 from ..models.base import Seq2Seq
 from ..utils import as_device, autocast_dtype, dataclass_from_dict, get_device, set_seed
-from ._checks import check_loader, check_path, check_type
+from ._checks import check_loader, check_path
 from .checkpoints import (CheckpointError, checkpoint_problem, kept_rng, load_checkpoint, model_config, rng_state,
                           save_checkpoint, set_rng_state)
 from .loss import loss_record, loss_sums, token_loss_sum
@@ -68,7 +68,7 @@ class TrainConfig:
         check_real(self.lr, name + "lr", low=0.0, low_open=True)
         check_real(self.clip, name + "clip", low=0.0, low_open=True, allow_none=True)
         check_real(self.teacher_forcing, name + "teacher_forcing", 0.0, 1.0)
-        check_type(self.teacher_forcing_schedule, name + "teacher_forcing_schedule", (CallableType, NONE), "a function")
+        check_instance(self.teacher_forcing_schedule, (CallableType, NONE), name + "teacher_forcing_schedule", "a function")
         check_int(self.patience, name + "patience", low=1, allow_none=True)
         check_real(self.max_minutes, name + "max_minutes", low=0.0, allow_none=True)
         check_int(self.max_steps, name + "max_steps", low=1, allow_none=True)
@@ -87,7 +87,7 @@ class TrainConfig:
         Raises:
             ValueError: not a dict, a key that is not a field (the message lists them), a bad value.
         """
-        return dataclass_from_dict(cls, check_type(values, "TrainConfig.from_dict's values", dict, "a dict"))
+        return dataclass_from_dict(cls, check_instance(values, dict, "TrainConfig.from_dict's values", "a dict"))
 
     def ratio(self, epoch: int) -> float:
         """Teacher-forcing ratio for ``epoch`` (0-based; from the schedule if one is set).
@@ -140,7 +140,7 @@ class History:
         Raises:
             ValueError: ``state`` is not a dict, or has keys that are not fields of ``History``.
         """
-        return dataclass_from_dict(cls, check_type(state, "History.from_state_dict's state", dict, "a dict"))
+        return dataclass_from_dict(cls, check_instance(state, dict, "History.from_state_dict's state", "a dict"))
 
 
 class Trainer:
@@ -176,14 +176,14 @@ class Trainer:
 
     def __init__(self, model: nn.Module, train_loader, val_loader=None, config: Optional[TrainConfig] = None,
                  device: Optional[torch.device] = None, optimizer: Optional[torch.optim.Optimizer] = None):
-        check_type(model, "model", Seq2Seq, "a course_lib.models.Seq2Seq")
+        check_instance(model, Seq2Seq, "model", "a course_lib.models.Seq2Seq")
         if train_loader is not None:
             check_loader(train_loader, "train_loader", need_len=True)
         if val_loader is not None:
             check_loader(val_loader, "val_loader")
-        check_type(config, "config", (TrainConfig, NONE), "a TrainConfig (TrainConfig.from_dict reads a dict)")
-        check_type(device, "device", (torch.device, str, NONE), "a torch.device or a string like 'cpu'")
-        check_type(optimizer, "optimizer", (torch.optim.Optimizer, NONE), "a torch.optim.Optimizer")
+        check_instance(config, (TrainConfig, NONE), "config", "a TrainConfig (TrainConfig.from_dict reads a dict)")
+        check_instance(device, (torch.device, str, NONE), "device", "a torch.device or a string like 'cpu'")
+        check_instance(optimizer, (torch.optim.Optimizer, NONE), "optimizer", "a torch.optim.Optimizer")
         own = {id(p) for p in model.parameters()}
         if optimizer and any(id(p) not in own for g in optimizer.param_groups for p in g["params"]):
             raise ValueError("the optimizer has parameters that are not this model's; build it on model.parameters()")
@@ -297,7 +297,7 @@ class Trainer:
         Raises:
             ValueError: ``batch`` is not a :class:`course_lib.data.Batch`; ``teacher_forcing`` not in ``[0, 1]``.
         """
-        check_type(batch, "batch", Batch, "a course_lib.data.Batch (from make_loader or collate_batch)")
+        check_instance(batch, Batch, "batch", "a course_lib.data.Batch (from make_loader or collate_batch)")
         check_real(teacher_forcing, "teacher_forcing", 0.0, 1.0)
         self.model.train()
         tokens = batch.num_tgt_tokens  # counted on the CPU batch: no wait for the device
