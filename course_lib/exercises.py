@@ -1,44 +1,33 @@
 """Automatic checks for the lessons' exercises.
 
-An exercise cell defines a function the learner writes (it starts as
-``raise NotImplementedError``); the check cell calls :func:`check_exercise`, which runs the
-checker on it and says "correct", "not attempted yet", or raises ``AssertionError`` with a
-message that says what is wrong. Continuous integration runs the same checkers on the
-reference solutions at the end of each lesson, so every checker is itself tested.
+An exercise cell defines a function the learner writes (it starts as ``raise NotImplementedError``);
+the check cell calls :func:`check_exercise`, which says "correct", "not attempted yet", or raises
+``AssertionError`` saying what is wrong. CI runs the same checkers on the reference solutions.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable
 
+from .checks import InputTypeError
+from .utils import require
+
 __all__ = ["check_exercise"]
 
 
 def check_exercise(name: str, attempt: Callable[..., Any], checker: Callable[[Callable[..., Any]], None]) -> bool:
-    """Run ``checker(attempt)`` and report.
+    """Run ``checker(attempt)`` (it calls the learner's ``attempt`` on fixed inputs and asserts) and report.
 
-    Args:
-        name: the exercise's title, for the message.
-        attempt: the learner's function.
-        checker: calls ``attempt`` on fixed inputs and asserts on the results.
-
-    Returns:
-        True if the checker passed, False if ``attempt`` still raises ``NotImplementedError``.
+    Returns True if it passed, False if ``attempt`` still raises ``NotImplementedError``.
 
     Raises:
-        AssertionError: the attempt gives a wrong answer (the checker's message says how).
-        TypeError (also a ValueError): ``name`` is not a str, or ``attempt`` or ``checker``
-            is not callable (e.g. the result of calling the function instead of the function:
-            pass ``my_function``, not ``my_function()``).
+        AssertionError: a wrong answer (the checker's message says how).
+        InputTypeError (a TypeError): ``name`` not a non-empty str; ``attempt`` or ``checker`` not a function.
     """
-    from .viz import InputTypeError
-
-    if not isinstance(name, str) or not name.strip():
-        raise InputTypeError(f"name must be the exercise's title (a non-empty str), got {name!r}")
-    for label, fn in (("attempt", attempt), ("checker", checker)):
-        if not callable(fn):
-            raise InputTypeError(f"check_exercise: {label} must be a function, got {type(fn).__name__} "
-                                 f"({fn!r:.60}); pass the function itself, without calling it")
+    require(isinstance(name, str) and name.strip(), f"name must be the exercise's title (a non-empty str), "
+            f"got {name!r}", InputTypeError)
+    require(callable(attempt) and callable(checker), f"check_exercise: attempt and checker must be functions, got "
+            f"{attempt!r:.40} and {checker!r:.40}; pass the function itself, without calling it", InputTypeError)
     try:
         checker(attempt)
     except NotImplementedError:

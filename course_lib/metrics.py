@@ -1,46 +1,29 @@
-"""Translation metrics: BLEU and chrF through sacrebleu, perplexity, BLEU by source length.
+"""Translation metrics: BLEU and chrF through sacreBLEU, perplexity, BLEU by source length, paired bootstrap.
 
-BLEU (Papineni et al. 2002) and chrF (Popović 2015) are computed by ``sacrebleu``
-(Post 2018, "A Call for Clarity in Reporting BLEU Scores") on **detokenised** hypotheses
-against the **raw** references, and every score carries sacrebleu's *signature* (the exact
-settings), so numbers can be compared across papers and runs:
-
-- cased BLEU (``case:mixed``) is the standard and what papers report;
-- lowercased BLEU (``case:lc``) is what lessons 01--04 report, since their word models
-  lowercase the text; :func:`bleu_scores` gives both at once.
-
-Detokenise with the tokeniser the model was trained with (``detokenize=`` of
-:func:`evaluate_translations`; every tokeniser of :mod:`course_lib.data` has
-``.detokenize(tokens) -> str``). Without one, tokens are joined with spaces: sacrebleu's
-``13a`` tokenisation then re-splits most punctuation the same way on both sides, but not
-everything (a space-joined ``t - shirt`` does not match the reference ``t-shirt``), so
-scores of space-joined output are slightly biased. The space-joined output looks
-"tokenised" to sacrebleu's heuristic; its warning is silenced with ``force=True``.
-
-``<unk>``: 13a would split the token ``<unk>`` into three tokens ``< unk >``. Every
-``<unk>`` of a hypothesis is therefore scored as the single token ``⁇`` (U+2047, the
-placeholder sentencepiece uses for unknown pieces): one hypothesis token that matches no
-reference word.
-
-Inputs: a bare ``str`` where a list of sentences is expected is **one sentence** (never a
-sequence of characters). References follow sacrebleu: either one reference string per
-sentence, or a list of *reference streams* (``references[r][i]`` is the ``r``-th
-reference of sentence ``i``; every stream as long as the hypotheses).
+BLEU (Papineni et al. 2002) and chrF (Popović 2015) are computed by ``sacrebleu`` (Post 2018) on
+**detokenised** hypotheses (``tokenizer.detokenize(tokens)``; space-joined tokens score a little
+differently) against the **raw** references, each with sacreBLEU's *signature*. Cased BLEU is the
+standard; lessons 01--04 report lowercased BLEU, as their word models lowercase. ``<unk>`` is scored
+as ``⁇`` (U+2047), one token that matches no reference word. A bare ``str`` is **one sentence**;
+references are one string per sentence or *reference streams* (``references[r][i]``).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Callable, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import sacrebleu
 
+from .checks import InputTypeError, check_flag, check_int, check_texts
 from .data import UNK
+from .utils import require
 
-__all__ = ["Score", "BleuScores", "corpus_bleu", "bleu_scores", "corpus_chrf", "perplexity", "bleu_by_length",
-           "evaluate_translations", "DEFAULT_LENGTH_BUCKETS", "UNK_PLACEHOLDER"]
+__all__ = ["Score", "BleuScores", "PairedBootstrap", "corpus_bleu", "bleu_scores", "corpus_chrf", "perplexity",
+           "bleu_by_length", "evaluate_translations", "paired_bootstrap", "DEFAULT_LENGTH_BUCKETS", "UNK_PLACEHOLDER"]
 
 DEFAULT_LENGTH_BUCKETS: Tuple[Tuple[int, int], ...] = ((1, 10), (11, 15), (16, 20), (21, 25), (26, 10_000))
 
@@ -52,14 +35,9 @@ References = Union[str, Sequence[str], Sequence[Sequence[str]]]
 
 @dataclass
 class Score:
-    """A corpus-level score with sacrebleu's signature.
-
-    Attributes:
-        name: ``"BLEU"`` or ``"chrF"``. score: 0--100.
-        signature: sacrebleu's settings string, e.g.
-            ``nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0`` (``case:lc`` when
-            lowercased).
-        detail: sacrebleu's full result string (n-gram precisions, brevity penalty, ...).
+    """A corpus-level score (0--100): ``name`` (``"BLEU"``, ``"chrF"``), ``score``, sacreBLEU's
+    ``signature`` (e.g. ``nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0``) and ``detail``
+    (sacreBLEU's full result: n-gram precisions, brevity penalty...).
     """
 
     name: str
@@ -69,7 +47,7 @@ class Score:
 
     @property
     def lowercase(self) -> bool:
-        """True when the score was computed case-insensitively (``case:lc`` in the signature)."""
+        """True when computed case-insensitively (``case:lc``)."""
         return "case:lc" in self.signature
 
     def __str__(self) -> str:
@@ -87,240 +65,201 @@ class BleuScores:
         return f"cased {self.cased}\nlowercased {self.lowercased}"
 
 
-def _as_hypotheses(hypotheses) -> List[str]:
-    if isinstance(hypotheses, str):
-        hypotheses = [hypotheses]
-    if hypotheses is None or not isinstance(hypotheses, Sequence):
-        raise TypeError(f"hypotheses must be a list of strings (or one string), got {type(hypotheses).__name__}")
-    bad = [h for h in hypotheses if not isinstance(h, str)]
-    if bad:
-        raise TypeError(f"hypotheses must be strings, got e.g. {bad[0]!r}; join token lists with "
-                        "tokenizer.detokenize(tokens) or ' '.join(tokens)")
-    if not hypotheses:
-        raise ValueError("no sentences to score: hypotheses is empty")
-    return [h.replace(UNK, UNK_PLACEHOLDER) for h in hypotheses]
+def _hypotheses(hypotheses, name: str = "hypotheses") -> List[str]:
+    hyps = check_texts([hypotheses] if isinstance(hypotheses, str) else hypotheses, f"{name} (join token lists first)")
+    require(hyps, f"no sentences to score: {name} is empty")
+    return [h.replace(UNK, UNK_PLACEHOLDER) for h in hyps]
 
 
-def _as_reference_streams(references, n: int) -> List[List[str]]:
-    if isinstance(references, str):
-        references = [references]
-    if references is None or not isinstance(references, Sequence):
-        raise TypeError(f"references must be a list of strings or of reference streams, got {type(references).__name__}")
-    if len(references) == 0:
-        raise ValueError("no references to score against: references is empty")
-    if all(isinstance(r, str) for r in references):
-        streams = [list(references)]
-    elif all(isinstance(r, Sequence) and not isinstance(r, str) for r in references):
-        streams = [list(s) for s in references]
-        for s in streams:
-            bad = [r for r in s if not isinstance(r, str)]
-            if bad:
-                raise TypeError(f"references must be strings, got e.g. {bad[0]!r}")
-    else:
-        raise TypeError("references must be either strings (one per sentence) or reference streams "
-                        "(lists of strings, references[r][i] = r-th reference of sentence i), not a mixture")
-    for r, s in enumerate(streams):
-        if len(s) != n:
-            where = "" if len(streams) == 1 else f" (reference stream {r})"
-            raise ValueError(f"{n} hypotheses but {len(s)} references{where}: they must pair up one to one "
-                             "(several references per sentence go in separate streams, sacrebleu's convention)")
+def _reference_streams(references, n: int) -> List[List[str]]:
+    refs = [references] if isinstance(references, str) else references
+    require(isinstance(refs, Sequence), f"references must be a list of str or of reference streams, got {refs!r:.40}",
+            InputTypeError)
+    streams = [list(refs)] if all(isinstance(r, str) for r in refs) else [check_texts(
+        s, f"reference stream {i} (references are strings or streams, not a mixture)") for i, s in enumerate(refs)]
+    for i, s in enumerate(streams):
+        require(len(s) == n, f"{n} hypotheses but {len(s)} references{f' in stream {i}' * (len(streams) > 1)}: "
+                "they must pair up one to one (several references per sentence go in separate streams)")
     return streams
 
 
-def _check_lowercase(lowercase) -> bool:
-    if not isinstance(lowercase, bool):
-        raise TypeError(f"lowercase must be True or False, got {lowercase!r}")
-    return lowercase
+def _score(metric, name: str, hyps: List[str], streams: List[List[str]]) -> Score:
+    result = metric.corpus_score(hyps, streams)
+    return Score(name, float(result.score), str(metric.get_signature()), str(result))
 
 
 def corpus_bleu(hypotheses: Union[str, Sequence[str]], references: References, lowercase: bool = True) -> Score:
-    """Corpus BLEU (Papineni et al. 2002) with sacrebleu's defaults (13a tokenisation, exp smoothing).
+    """Corpus BLEU (Papineni et al. 2002) of detokenised ``hypotheses`` with sacreBLEU's defaults (13a, exp smoothing).
 
-    Args:
-        hypotheses: one detokenised output per sentence (a bare ``str`` is one sentence).
-            ``<unk>`` is scored as one non-matching token (see the module docstring).
-        references: one raw reference per sentence, or reference streams (sacrebleu's
-            ``references[r][i]``).
-        lowercase: compare case-insensitively (default True, as lessons 01--04 report);
-            ``False`` gives cased BLEU, the standard. See :func:`bleu_scores` for both.
-
-    Returns:
-        :class:`Score` (0--100) with sacrebleu's signature.
+    ``lowercase`` (default, as lessons 01--04) compares case-insensitively; ``False`` gives cased
+    BLEU, the standard (:func:`bleu_scores` gives both).
 
     Raises:
-        ValueError: nothing to score, or hypotheses and references (each stream) differ in length.
-        TypeError: non-string sentences, a mixture of strings and streams, ``lowercase`` not a bool.
+        ValueError: nothing to score; hypotheses and references (each stream) differ in length.
+        InputTypeError (a TypeError): non-str sentences, a mixture of strings and streams, a non-bool ``lowercase``.
     """
-    hyps = _as_hypotheses(hypotheses)
-    refs = _as_reference_streams(references, len(hyps))
-    metric = sacrebleu.metrics.BLEU(lowercase=_check_lowercase(lowercase), force=True)
-    result = metric.corpus_score(hyps, refs)
-    return Score("BLEU", float(result.score), str(metric.get_signature()), str(result))
+    hyps = _hypotheses(hypotheses)
+    streams = _reference_streams(references, len(hyps))
+    return _score(sacrebleu.metrics.BLEU(lowercase=check_flag(lowercase, "lowercase"), force=True), "BLEU", hyps,
+                  streams)
 
 
 def bleu_scores(hypotheses: Union[str, Sequence[str]], references: References) -> BleuScores:
-    """Cased sacreBLEU (the standard, Post 2018) and lowercased BLEU of the same output.
-
-    Arguments and errors as :func:`corpus_bleu`.
-    """
+    """Cased sacreBLEU (the standard, Post 2018) and lowercased BLEU of the same output (errors as corpus_bleu)."""
     return BleuScores(corpus_bleu(hypotheses, references, lowercase=False),
                       corpus_bleu(hypotheses, references, lowercase=True))
 
 
 def corpus_chrf(hypotheses: Union[str, Sequence[str]], references: References, lowercase: bool = True) -> Score:
-    """Corpus chrF (Popović 2015; character n-gram F-score, beta = 2) through sacrebleu.
-
-    Arguments and errors as :func:`corpus_bleu`.
-    """
-    hyps = _as_hypotheses(hypotheses)
-    refs = _as_reference_streams(references, len(hyps))
-    metric = sacrebleu.metrics.CHRF(lowercase=_check_lowercase(lowercase))
-    result = metric.corpus_score(hyps, refs)
-    return Score("chrF", float(result.score), str(metric.get_signature()), str(result))
+    """Corpus chrF (Popović 2015; character n-gram F-score, beta = 2); arguments and errors as :func:`corpus_bleu`."""
+    hyps = _hypotheses(hypotheses)
+    streams = _reference_streams(references, len(hyps))
+    return _score(sacrebleu.metrics.CHRF(lowercase=check_flag(lowercase, "lowercase")), "chrF", hyps, streams)
 
 
 def perplexity(loss: float) -> float:
-    """Perplexity ``exp(loss)`` of a mean cross-entropy ``loss`` in nats per token.
+    """Perplexity ``exp(loss)`` (``>= 1``; ``inf`` on overflow) of a mean cross-entropy ``loss`` in nats per token.
 
-    Args:
-        loss: a non-negative number (a Python or NumPy number, or a one-element tensor).
-
-    Returns:
-        ``exp(loss)`` (``>= 1``); ``math.inf`` when ``loss`` is infinite or so large that
-        ``exp`` overflows (above ~709 nats).
+    ``loss``: a number, a NumPy scalar or a one-element tensor.
 
     Raises:
-        ValueError: ``loss`` is negative or NaN. TypeError: ``loss`` is not a number.
+        ValueError: negative or NaN. InputTypeError (a TypeError): not a number.
     """
-    if isinstance(loss, (bool, str, bytes)) or loss is None:
-        raise TypeError(f"loss must be a number (mean nats per token), got {loss!r}")
-    try:
-        value = float(loss)
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise TypeError(f"loss must be a number (mean nats per token), got {type(loss).__name__}") from err
-    if not value >= 0:
-        raise ValueError(f"a cross-entropy loss is a non-negative number of nats, got {value}")
-    try:
-        return math.exp(value)
-    except OverflowError:
-        return math.inf
+    try:  # a NumPy scalar or a one-element tensor as a Python number
+        loss = loss.item() if hasattr(loss, "item") else loss
+    except (ValueError, RuntimeError):  # several values: refused below
+        pass
+    require(isinstance(loss, Real) and not isinstance(loss, bool), "loss must be a number (nats)", InputTypeError)
+    require(loss >= 0, f"a cross-entropy loss is a non-negative number of nats, got {loss}")  # NaN fails too
+    return math.exp(loss) if loss < 709.78 else math.inf  # exp overflows above log(max float) = 709.78...
 
 
-def _check_buckets(buckets) -> List[Tuple[int, int]]:
-    if buckets is None or isinstance(buckets, str) or not isinstance(buckets, Sequence) or len(buckets) == 0:
-        raise ValueError("buckets must be a non-empty list of (low, high) source-length ranges")
-    out = []
-    for bucket in buckets:
-        ok = isinstance(bucket, Sequence) and len(bucket) == 2 and all(
-            isinstance(x, numbers.Integral) and not isinstance(x, bool) for x in bucket)
-        if not ok or not 0 <= bucket[0] <= bucket[1]:
-            raise ValueError(f"each bucket must be (low, high) with integers 0 <= low <= high, got {bucket!r}")
-        out.append((int(bucket[0]), int(bucket[1])))
-    return out
-
-
-def _check_src_lengths(src_lengths, n_sentences: int) -> None:
-    if isinstance(src_lengths, (str, bytes)) or not isinstance(src_lengths, Sequence):
-        raise TypeError(f"src_lengths must be a list of integers, got {type(src_lengths).__name__}")
-    if len(src_lengths) != n_sentences:
-        raise ValueError(f"{len(src_lengths)} source lengths for {n_sentences} sentences")
-    for n in src_lengths:
-        if not isinstance(n, numbers.Integral) or isinstance(n, bool):
-            raise TypeError(f"source lengths must be integers, got {n!r}")
-        if n < 0:
-            raise ValueError(f"source lengths cannot be negative, got {n}")
+def _source_lengths(src_lengths, n: int) -> List[int]:
+    require(isinstance(src_lengths, Sequence) and not isinstance(src_lengths, str), "src_lengths must be a list of "
+            "integers", InputTypeError)
+    require(len(src_lengths) == n, f"{len(src_lengths)} source lengths for {n} sentences")
+    return [check_int(x, "a source length", low=0) for x in src_lengths]
 
 
 def bleu_by_length(hypotheses: Sequence[str], references: References, src_lengths: Sequence[int],
                    buckets: Sequence[Tuple[int, int]] = DEFAULT_LENGTH_BUCKETS, lowercase: bool = True):
-    """Corpus BLEU within buckets of source length (the bottleneck plot of lessons 01 and 03).
+    """Corpus BLEU within inclusive ``(low, high)`` buckets of source length in tokens (``<eos>`` not counted).
 
-    Args:
-        hypotheses, references, lowercase: as in :func:`corpus_bleu`.
-        src_lengths: source length of each sentence in tokens (``<eos>`` not counted),
-            non-negative integers.
-        buckets: inclusive ``(low, high)`` ranges of source length.
-
-    Returns:
-        ``pandas.DataFrame`` with columns ``bucket`` (label such as ``"11-15"``), ``low``, ``high``,
-        ``sentences`` and ``bleu`` (NaN for an empty bucket).
+    Returns a ``pandas.DataFrame``: ``bucket`` (e.g. ``"11-15"``), ``low``, ``high``, ``sentences``
+    and ``bleu`` (NaN for an empty bucket). Other arguments as :func:`corpus_bleu`.
 
     Raises:
-        ValueError: the three sequences differ in length, a length is negative, a bucket is
-            malformed. TypeError: as :func:`corpus_bleu`, or a length is not an integer.
+        ValueError: the three sequences differ in length, a negative length, a malformed bucket.
+        InputTypeError (a TypeError): as :func:`corpus_bleu`, or a length that is not an integer.
     """
     import pandas as pd
 
-    hyps = _as_hypotheses(hypotheses)
-    streams = _as_reference_streams(references, len(hyps))
-    _check_lowercase(lowercase)
-    _check_src_lengths(src_lengths, len(hyps))
+    hyps = _hypotheses(hypotheses)
+    streams = _reference_streams(references, len(hyps))
+    lengths = _source_lengths(src_lengths, len(hyps))
+    ok = isinstance(buckets, Sequence) and not isinstance(buckets, str) and len(buckets) > 0
+    require(ok and all(isinstance(b, Sequence) and len(b) == 2 and all(isinstance(x, Integral) and not isinstance(
+        x, bool) for x in b) and 0 <= b[0] <= b[1] for b in buckets), "buckets must be a non-empty list of (low, high) "
+        f"source-length ranges with integers 0 <= low <= high, got {buckets!r:.60}")
     rows = []
-    for low, high in _check_buckets(buckets):
-        idx = [i for i, n in enumerate(src_lengths) if low <= n <= high]
-        label = f"{low}+" if high >= 1000 else f"{low}-{high}"
-        bleu: Optional[float] = None
-        if idx:
-            bleu = corpus_bleu([hyps[i] for i in idx], [[s[i] for i in idx] for s in streams], lowercase).score
-        rows.append({"bucket": label, "low": low, "high": high, "sentences": len(idx),
-                     "bleu": float("nan") if bleu is None else bleu})
+    for low, high in ((int(a), int(b)) for a, b in buckets):
+        idx = [i for i, n in enumerate(lengths) if low <= n <= high]
+        bleu = corpus_bleu([hyps[i] for i in idx], [[s[i] for i in idx] for s in streams], lowercase).score \
+            if idx else float("nan")
+        rows.append({"bucket": f"{low}+" if high >= 1000 else f"{low}-{high}", "low": low, "high": high,
+                     "sentences": len(idx), "bleu": bleu})
     return pd.DataFrame(rows)
 
 
 def evaluate_translations(translations, references: References, src_lengths: Optional[Sequence[int]] = None,
                           detokenize: Optional[Callable[[List[str]], str]] = None, lowercase: bool = True) -> dict:
-    """BLEU (cased and lowercased), chrF and (optionally) BLEU by length of :class:`~course_lib.decoding.Translation` objects.
+    """BLEU (cased and lowercased), chrF and BLEU by length of :class:`~course_lib.decoding.Translation` objects.
 
-    Each translation's ``tokens`` are detokenised with ``detokenize`` (the target
-    tokeniser's ``.detokenize``; default: joined with spaces), ``<unk>`` becoming the
-    neutral token ``⁇`` first, and scored against the raw references.
-
-    Args:
-        translations: a list of translations (objects with a ``tokens`` list), or one.
-        references: as in :func:`corpus_bleu`.
-        src_lengths: source lengths for :func:`bleu_by_length` (optional).
-        detokenize: ``list[str] -> str``; ``None`` joins with spaces.
-        lowercase: the case setting of ``"bleu"``, ``"chrf"`` and ``"by_length"``
-            (default True, as lessons 01--04).
-
-    Returns:
-        ``{"bleu": Score, "bleu_cased": Score, "bleu_lowercased": Score, "chrf": Score,
-        "by_length": DataFrame | None, "hypotheses": list[str]}``.
+    Their ``tokens`` (``<unk>`` as ``⁇``) are detokenised with ``detokenize`` (the target tokeniser's;
+    default: joined with spaces) and scored against the raw references, everything checked first.
+    Returns ``"bleu"`` (case as ``lowercase``), ``"bleu_cased"``, ``"bleu_lowercased"``, ``"chrf"``
+    (:class:`Score`), ``"by_length"`` (:func:`bleu_by_length` given ``src_lengths``, else None) and
+    ``"hypotheses"`` (the scored text).
 
     Raises:
-        TypeError: a translation without a list of str ``tokens``, ``detokenize`` not
-            callable or not returning a ``str``; and as :func:`corpus_bleu` and
-            :func:`bleu_by_length`. Everything is checked before any score is computed.
+        InputTypeError (a TypeError): a translation without a list of str ``tokens``, a bad ``detokenize``.
         ValueError: as :func:`corpus_bleu` and :func:`bleu_by_length`.
     """
-    if hasattr(translations, "tokens"):
-        translations = [translations]
-    if translations is None or isinstance(translations, str) or not isinstance(translations, Sequence):
-        raise TypeError(f"translations must be a list of Translation objects, got {type(translations).__name__}")
-    if detokenize is not None and not callable(detokenize):
-        raise TypeError(f"detokenize must be a callable list[str] -> str, got {type(detokenize).__name__}")
-    _check_lowercase(lowercase)
+    translations = [translations] if hasattr(translations, "tokens") else translations
+    require(isinstance(translations, Sequence) and not isinstance(translations, str),
+            f"translations must be a list of Translation objects, got {translations!r:.40}", InputTypeError)
+    require(detokenize is None or callable(detokenize), "detokenize must be a function list -> str", InputTypeError)
     hyps = []
     for tr in translations:
         tokens = getattr(tr, "tokens", None)
-        if tokens is None or isinstance(tokens, (str, bytes)) or not isinstance(tokens, Sequence):
-            raise TypeError(f"each translation needs a list of tokens, got {type(tr).__name__}")
-        bad = [t for t in tokens if not isinstance(t, str)]
-        if bad:
-            raise TypeError(f"translation tokens must be str, got e.g. {bad[0]!r} ({type(bad[0]).__name__}); "
-                            "map ids to tokens with Vocab.decode first")
+        ok = isinstance(tokens, Sequence) and not isinstance(tokens, str) and all(isinstance(t, str) for t in tokens)
+        require(ok, f"translation tokens must be str in a list (map ids with Vocab.decode); got {tokens!r:.40}",
+                InputTypeError)
         tokens = [UNK_PLACEHOLDER if t == UNK else t for t in tokens]
-        text = detokenize(tokens) if detokenize is not None else " ".join(tokens)
-        if not isinstance(text, str):
-            raise TypeError(f"detokenize must return a str, got {type(text).__name__}")
-        hyps.append(text)
-    _as_reference_streams(references, len(_as_hypotheses(hyps)))  # refuse bad references before any scoring
+        hyps.append(detokenize(tokens) if detokenize is not None else " ".join(tokens))
+    hyps = _hypotheses(hyps, "detokenize's results")  # and the references, lengths, case: all before any scoring
+    _reference_streams(references, len(hyps))
     if src_lengths is not None:
-        _check_src_lengths(src_lengths, len(hyps))
+        _source_lengths(src_lengths, len(hyps))
+    chrf = corpus_chrf(hyps, references, lowercase)
     both = bleu_scores(hyps, references)
-    result = {"bleu": both.lowercased if lowercase else both.cased, "bleu_cased": both.cased,
-              "bleu_lowercased": both.lowercased, "chrf": corpus_chrf(hyps, references, lowercase),
-              "hypotheses": [h.replace(UNK, UNK_PLACEHOLDER) for h in hyps], "by_length": None}
-    if src_lengths is not None:
-        result["by_length"] = bleu_by_length(hyps, references, src_lengths, lowercase=lowercase)
-    return result
+    return {"bleu": both.lowercased if lowercase else both.cased, "bleu_cased": both.cased,
+            "bleu_lowercased": both.lowercased, "chrf": chrf, "hypotheses": hyps,
+            "by_length": None if src_lengths is None else bleu_by_length(hyps, references, src_lengths,
+                                                                           lowercase=lowercase)}
+
+
+@dataclass
+class PairedBootstrap:
+    """Two systems compared by :func:`paired_bootstrap`: ``bleu_a``, ``bleu_b``, ``difference``
+    (``bleu_b - bleu_a``), its 95% confidence interval ``ci_low``..``ci_high``, ``p_value`` (small:
+    the difference is unlikely to be chance), ``n_samples`` and sacreBLEU's BLEU ``signature``."""
+
+    bleu_a: float
+    bleu_b: float
+    difference: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_samples: int
+    signature: str
+
+    def __str__(self) -> str:
+        return (f"BLEU A = {self.bleu_a:.2f}, B = {self.bleu_b:.2f}: B - A = {self.difference:+.2f} "
+                f"(95% CI {self.ci_low:+.2f} to {self.ci_high:+.2f}, p = {self.p_value:.3f}, "
+                f"{self.n_samples} paired resamples)")
+
+
+def paired_bootstrap(hyps_a: Sequence[str], hyps_b: Sequence[str], references: References, n_samples: int = 1000,
+                     seed: int = 0, lowercase: bool = True) -> PairedBootstrap:
+    """Is system B's BLEU really different from system A's? sacreBLEU's paired bootstrap test.
+
+    sacreBLEU's own test (``sacrebleu.significance``, the method of Moses' ``bootstrap-hypothesis-
+    difference-significance.pl``) scores both systems' detokenised outputs on ``n_samples`` resamples
+    of the test sentences; its p-value is the share of resampled differences, centred on zero, above
+    the observed one. The 95% interval of the difference comes from the same resamples (same seed).
+    Identical systems get ``p = 1`` (sacreBLEU's strict count: ``1 / (n_samples + 1)``).
+
+    Raises:
+        ValueError: systems or references of different lengths, nothing to score, ``n_samples < 1``,
+            ``seed < 0``. InputTypeError (a TypeError): as :func:`corpus_bleu`.
+    """
+    from sacrebleu.significance import Result, _paired_bs_test
+
+    a, b = _hypotheses(hyps_a, "hyps_a"), _hypotheses(hyps_b, "hyps_b")
+    require(len(a) == len(b), f"hyps_a and hyps_b must translate the same test sentences: got {len(a)} and {len(b)}")
+    streams = _reference_streams(references, len(a))
+    n_samples, seed = check_int(n_samples, "n_samples", low=1), check_int(seed, "seed", low=0)
+    metric = sacrebleu.metrics.BLEU(lowercase=check_flag(lowercase, "lowercase"), force=True)
+    stats_a = metric._extract_corpus_statistics(a, streams)
+    bleu_a = metric._aggregate_and_compute(stats_a).score
+    _, result = _paired_bs_test({"BLEU": (stats_a, Result(bleu_a))}, "B", b, streams, {"BLEU": metric},
+                                n_samples=n_samples, seed=seed)
+    stats = [np.array(stats_a, dtype="float32"), np.array(metric._extract_corpus_statistics(b, streams), "float32")]
+    idx = np.random.default_rng(seed).choice(len(a), size=(n_samples, len(a)), replace=True)  # sacreBLEU's resamples
+    bleu = metric._compute_score_from_stats
+    diffs = np.sort([bleu(sb.sum(0)).score - bleu(sa.sum(0)).score for sa, sb in zip(stats[0][idx], stats[1][idx])])
+    tail = n_samples // 40  # 2.5% on each side, as sacrebleu.significance.estimate_ci
+    p_value = 1.0 if np.array_equal(stats[0], stats[1]) else float(result["BLEU"].p_value)
+    return PairedBootstrap(bleu_a, result["BLEU"].score, result["BLEU"].score - bleu_a, float(diffs[tail]),
+                           float(diffs[n_samples - tail - 1]), p_value, n_samples, str(metric.get_signature()))

@@ -1,96 +1,84 @@
 """Run profiles: one setting, ``COURSE_PROFILE``, so one notebook serves three audiences.
 
-- ``ci``:  a slice of the data and a small model; each lesson runs in a minute or two on two
-  CPU cores (used by nbval in continuous integration).
-- ``cpu``: a learner's laptop; minutes per lesson, results clearly better than ``ci``.
-- ``gpu``: the full corpus and paper-like sizes on one GPU.
-
-When ``COURSE_PROFILE`` is unset, ``gpu`` is chosen if a CUDA device is present, else ``cpu``.
-
-Typical use in a lesson::
-
-    profile = current_profile()
-    print(profile)                       # every lesson prints the profile it runs under
-    epochs = profile.pick(ci=1, cpu=8, gpu=20)
+``ci``: a data slice and a small model, a minute or two per lesson on two CPU cores (nbval);
+``cpu``: a learner's laptop; ``gpu``: the full corpus and paper-like sizes on one GPU (the
+default where CUDA is present, else ``cpu``). ``COURSE_MAX_MINUTES``, when set, caps every
+training budget a lesson picks (:meth:`Profile.pick`; smoke runs such as ``scripts/check_gpu.sh``).
+A lesson starts ``profile = current_profile(); print(profile)`` and picks its settings with
+``profile.pick(ci=..., cpu=..., gpu=...)``.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 import torch
 
-PROFILES = ("ci", "cpu", "gpu")
+from .checks import InputTypeError, check_real
+from .utils import require
 
-__all__ = ["PROFILES", "Profile", "current_profile", "profile_name"]
+PROFILES = ("ci", "cpu", "gpu")
+MAX_MINUTES_ENV = "COURSE_MAX_MINUTES"
+
+__all__ = ["PROFILES", "MAX_MINUTES_ENV", "Profile", "current_profile", "profile_name", "max_minutes"]
+
+_ProfileTypeError = InputTypeError  # its old private name
 
 
 def profile_name(name: str | None = None) -> str:
-    """Resolve the profile name: ``name`` if given, else ``$COURSE_PROFILE``, else by device.
-
-    Names are read case-insensitively with surrounding spaces ignored (``"GPU "`` is ``gpu``),
-    the same for the argument and the environment variable.
+    """The profile name: ``name`` if given, else ``$COURSE_PROFILE``, else chosen by device (any case and spaces).
 
     Raises:
-        ValueError: the name is not one of ``ci``, ``cpu``, ``gpu`` (an empty ``name``
-            included: pass ``None`` to choose by device).
-        TypeError (also a ValueError): ``name`` is not a str.
+        ValueError: not ``ci``, ``cpu`` or ``gpu`` (an empty ``name`` included: pass None to choose by
+            device). InputTypeError (a TypeError): ``name`` is not a str.
     """
-    if name is not None:
-        if not isinstance(name, str):
-            raise _ProfileTypeError(f"the profile name must be a str (one of {', '.join(PROFILES)}) or None, "
-                                    f"got {name!r}")
-        raw, origin = name.strip().lower(), f"profile {name!r}"
-        if not raw:
-            raise ValueError(f"profile {name!r} is empty; use one of {', '.join(PROFILES)}, "
-                             "or None to choose by device")
-    else:
-        env = os.environ.get("COURSE_PROFILE", "")
-        raw, origin = env.strip().lower(), f"COURSE_PROFILE={env!r}"
-        if not raw:
-            return "gpu" if torch.cuda.is_available() else "cpu"
-    if raw not in PROFILES:
-        raise ValueError(
-            f"{origin} is not a known profile; use one of {', '.join(PROFILES)} "
-            "(or leave COURSE_PROFILE unset to choose by device)"
-        )
-    return raw
+    require(name is None or isinstance(name, str), f"the profile name must be a str, got {name!r}", InputTypeError)
+    env = os.environ.get("COURSE_PROFILE", "")
+    if name is None and not env.strip():
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    raw, origin = (name, f"profile {name!r}") if name is not None else (env, f"COURSE_PROFILE={env!r}")
+    require(raw.strip().lower() in PROFILES, f"{origin} is not a known profile; use one of {', '.join(PROFILES)}")
+    return raw.strip().lower()
 
 
-class _ProfileTypeError(TypeError, ValueError):
-    """A profile name of the wrong type (a ``TypeError`` that is also a ``ValueError``)."""
+def max_minutes() -> Optional[float]:
+    """The cap on training budgets in ``$COURSE_MAX_MINUTES`` (None if unset); ValueError if not a positive number."""
+    raw = os.environ.get(MAX_MINUTES_ENV, "").strip()
+    try:
+        value = float(raw) if raw else None
+    except ValueError:
+        value = raw
+    return check_real(value, f"{MAX_MINUTES_ENV} (minutes, e.g. 0.2)", low=0, low_open=True, allow_none=True)
 
 
 @dataclass(frozen=True)
 class Profile:
-    """The active run profile.
-
-    Attributes:
-        name: ``"ci"``, ``"cpu"`` or ``"gpu"``.
-    """
+    """The active run profile; ``name`` is ``"ci"``, ``"cpu"`` or ``"gpu"`` (else ValueError)."""
 
     name: str
 
     def __post_init__(self) -> None:
-        if self.name not in PROFILES:
-            raise ValueError(f"Profile name must be one of {', '.join(PROFILES)}, got {self.name!r}; "
-                             "use current_profile(name) to read names leniently")
+        require(self.name in PROFILES, f"Profile name must be one of {', '.join(PROFILES)}, got {self.name!r}")
 
     def pick(self, *, ci: Any, cpu: Any, gpu: Any) -> Any:
-        """Return the value given for this profile, e.g. ``profile.pick(ci=1, cpu=8, gpu=20)``."""
-        return {"ci": ci, "cpu": cpu, "gpu": gpu}[self.name]
+        """The value given for this profile, e.g. ``profile.pick(ci=1, cpu=8, gpu=20)``.
+
+        Given dicts of settings and ``$COURSE_MAX_MINUTES``, every number under a key containing
+        ``"minutes"`` (``minutes``, ``max_minutes``, ``minutes_each``...) is capped at it, in a copy.
+        """
+        value, cap = {"ci": ci, "cpu": cpu, "gpu": gpu}[self.name], max_minutes()
+        if cap is None or not isinstance(value, dict):
+            return value
+        return {k: min(v, cap) if "minutes" in str(k) and isinstance(v, (int, float)) else v for k, v in value.items()}
 
     def __str__(self) -> str:
         source = "from COURSE_PROFILE" if os.environ.get("COURSE_PROFILE", "").strip() else "chosen by device"
-        return f"profile: {self.name} ({source})"
+        cap = max_minutes()
+        return f"profile: {self.name} ({source}{f'; training budgets capped at {cap:g} min' if cap else ''})"
 
 
 def current_profile(name: str | None = None) -> Profile:
-    """The profile to run under (see :func:`profile_name` for the rules).
-
-    Raises:
-        ValueError: ``name`` or ``$COURSE_PROFILE`` is not a known profile (see :func:`profile_name`).
-    """
+    """The profile to run under (rules and errors: :func:`profile_name`)."""
     return Profile(profile_name(name))
