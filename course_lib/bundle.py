@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .checks import InputTypeError, check_text, check_tokens
+from .checks import InputTypeError, check_instance, check_text, check_tokens
 from .data import EOS, PAD, SOS, SubwordTokenizer, Tokenizer, Vocab, char_tokenize
 from .data.text import CharTokenizer
 from .decoding import Translation, translate as _translate
@@ -272,10 +272,12 @@ def load_bundle(path: str | os.PathLike, device: Optional[str | torch.device] = 
         BundleError (a ValueError): an empty path, a missing file or a folder, a file that is not a readable
             bundle (not a zip, truncated or corrupted in any way), or whose version, model, configuration,
             weights, vocabularies, tokenisers or special ids do not fit. The file is only read.
-        TypeError: ``path`` or ``device`` of a wrong type. ValueError: a device this machine lacks.
+        InputTypeError (a TypeError and a ValueError): ``path`` or ``device`` of a wrong type.
+        ValueError: a device this machine lacks.
     """
+    check_instance(path, (str, os.PathLike), "path", "a file path (str or pathlib.Path)")
     dev = as_device("cpu" if device is None else device, check_available=True)
-    empty, path = not str(path).strip(), Path(path)  # pathlib refuses a path of a wrong type (TypeError)
+    empty, path = not str(path).strip(), Path(path)
     why = ("the bundle path is empty" if empty else f"{path} is a folder" if path.is_dir()
            else f"{path}: no such file" if not path.is_file() else "")
     require(not why, f"{why}; give the path of a bundle file written by save_bundle", BundleError)

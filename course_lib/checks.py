@@ -24,10 +24,10 @@ from numbers import Integral, Real
 from typing import Any, Optional, Sequence
 
 import numpy as np
-import torch
 
 __all__ = [
     "InputTypeError",
+    "require",
     "check_int",
     "check_real",
     "check_flag",
@@ -43,6 +43,16 @@ __all__ = [
 
 class InputTypeError(TypeError, ValueError):
     """A wrong type given to a public function: both a ``TypeError`` and a ``ValueError``."""
+
+
+def require(ok: Any, message: str, error: type = ValueError) -> None:
+    """Raise ``error(message)`` unless ``ok``: the one-line form of a check at a public door.
+
+    Raises:
+        ``error`` (``ValueError`` by default) with ``message`` when ``ok`` is falsy.
+    """
+    if not ok:
+        raise error(message)
 
 
 def _type_error(name: str, expected: str, value: Any) -> InputTypeError:
@@ -192,14 +202,14 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
 
 
 _KINDS = {
-    "int": lambda dt: not dt.is_floating_point and not dt.is_complex and dt != torch.bool,
+    "int": lambda dt: not dt.is_floating_point and not dt.is_complex and str(dt) != "torch.bool",
     "float": lambda dt: dt.is_floating_point,
-    "bool": lambda dt: dt == torch.bool,
+    "bool": lambda dt: str(dt) == "torch.bool",
 }
 
 
 def check_tensor(x: Any, name: str, ndim: Optional[int | tuple[int, ...]] = None, kind: Optional[str] = None,
-                 shape: Optional[Sequence[Optional[int]]] = None, device: Optional[torch.device] = None) -> torch.Tensor:
+                 shape: Optional[Sequence[Optional[int]]] = None, device: Any = None) -> "torch.Tensor":
     """``x`` if it is a tensor of the given rank, dtype kind, shape and device (metadata only).
 
     Args:
@@ -212,13 +222,15 @@ def check_tensor(x: Any, name: str, ndim: Optional[int | tuple[int, ...]] = None
         InputTypeError: not a tensor, or the wrong dtype kind.
         ValueError: wrong rank, shape or device.
     """
+    import torch  # here, so that importing the checks (e.g. for a command's --help) does not load torch
+
     if not isinstance(x, torch.Tensor):
         raise _type_error(name, "a torch.Tensor", x)
     if ndim is not None and x.dim() not in (ndim if isinstance(ndim, tuple) else (ndim,)):
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
     if kind is not None and not _KINDS[kind](x.dtype):
-        words = {"int": "an integer", "float": "a floating-point", "bool": "a bool"}[kind]
-        raise InputTypeError(f"{name} must be {words} tensor, got dtype {x.dtype}")
+        words = {"int": "integers", "float": "floating-point numbers", "bool": "bools"}[kind]
+        raise InputTypeError(f"{name} must be a tensor of {words}, got dtype {x.dtype}")
     if shape is not None and (x.dim() != len(shape) or any(s is not None and s != n for s, n in zip(shape, x.shape))):
         want = tuple("*" if s is None else s for s in shape)
         raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")

@@ -13,16 +13,10 @@ from typing import IO, Any, Callable, Iterator, Mapping, Sequence, Type, TypeVar
 import numpy as np
 import torch
 
-from .checks import InputTypeError, check_choice, check_flag, check_int, check_tensor, check_text
+from .checks import InputTypeError, check_choice, check_flag, check_int, check_tensor, check_text, require
 
 __all__ = ["set_seed", "get_device", "as_device", "check_shape", "autocast_dtype", "num_parameters",
            "dataclass_from_dict", "atomic_write", "eval_mode", "lengths_to_pad_mask", "require"]
-
-
-def require(ok: Any, message: str, error: type = ValueError) -> None:
-    """Raise ``error(message)`` unless ``ok``: the one-line form of a check at a public door."""
-    if not ok:
-        raise error(message)
 
 
 def set_seed(seed: int) -> None:

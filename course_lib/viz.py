@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import checks as _checks
-from .checks import InputTypeError, check_choice, check_flag, check_int
+from .checks import InputTypeError, check_choice, check_flag, check_int, require
 from .data import EOS
 from .fonts import font_rc
 
@@ -47,12 +47,6 @@ JOINER = "·"
 
 class StepOutOfRange(IndexError, ValueError):
     """A step index outside the frames: a ``ValueError`` (and an ``IndexError`` for older callers)."""
-
-
-def require(ok: Any, message: str, error: type = ValueError) -> None:
-    """Raise ``error(message)`` unless ``ok``: the one-line door checks of the figure modules."""
-    if not ok:
-        raise error(message)
 
 
 def check_tokens(tokens: Any, name: str, allow_empty: bool = False) -> List[str]:
