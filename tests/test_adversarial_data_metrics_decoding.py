@@ -142,7 +142,7 @@ def test_translation_valid_tokens_kept_as_lists():
 @pytest.mark.parametrize("tokenizer", [lambda s: s, lambda s: None, lambda s: [1, 2], lambda s: s.encode()],
                          ids=["returns-str", "returns-None", "returns-ints", "returns-bytes"])
 def test_translate_refuses_a_tokenizer_that_does_not_return_str_tokens(model, vocab, tokenizer):
-    with pytest.raises(TypeError, match="src_tokenizer must return"):
+    with pytest.raises(TypeError, match="src_tokenizer's output"):
         decoding.translate(model, ["w4 w5"], tokenizer, vocab, vocab)
 
 
@@ -374,9 +374,9 @@ def test_subword_tokenizer_constructor_refuses_bad_settings():
 
 def test_searches_refuse_a_batch_on_another_device_than_the_model():
     model = tiny_bahdanau(10).to("meta")  # weights on another device than the CPU batch
-    with pytest.raises(ValueError, match="src is on cpu but the model on meta"):
+    with pytest.raises(ValueError, match="src is on cpu but must be on meta"):
         decoding.greedy_decode(model, SRC, LENS)
-    with pytest.raises(ValueError, match="src is on cpu but the model on meta"):
+    with pytest.raises(ValueError, match="src is on cpu but must be on meta"):
         decoding.beam_search(model, SRC, LENS, beam_size=2)
 
 
