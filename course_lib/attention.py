@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checks import InputTypeError, check_choice, check_int, check_real, check_tensor, check_text
+from .checks import InputTypeError, check_int, check_real, check_tensor, check_text
 
 __all__ = [
     "masked_softmax", "check_mask", "Attention", "DotAttention", "ScaledDotAttention", "GeneralAttention",
@@ -127,8 +127,8 @@ def masked_softmax(scores: Tensor, mask: Optional[Tensor], dim: int = -1) -> Ten
 class Attention(nn.Module):
     """Base class: the four steps shared by every score function.
 
-    A subclass implements ``_score(query [B, T, Hq], proj_keys [B, S, P]) -> [B, T, S]`` and may
-    override ``_project`` (the key projection, identity here) and :meth:`proj_dim`.
+    A subclass overrides ``_score(query [B, T, Hq], proj_keys [B, S, P]) -> [B, T, S]`` (the dot
+    product here), ``_project`` (the key projection, identity here) and :meth:`proj_dim` as needed.
 
     Args:
         temperature: divide the scores by this before the softmax (finite, > 0; default 1.0).
@@ -142,8 +142,7 @@ class Attention(nn.Module):
     same_width = False  # the dot products need Hq == Hk
     mask_3d = True  # a [B, T, S] mask is accepted with [B, T, Hq] queries
 
-    def __init__(self, temperature: float = 1.0, query_dim: Optional[int] = None,
-                 key_dim: Optional[int] = None) -> None:
+    def __init__(self, temperature: float = 1.0, query_dim: Optional[int] = None, key_dim: Optional[int] = None):
         super().__init__()
         self.temperature = check_real(temperature, "temperature", low=0.0, low_open=True)
         self.query_dim, self.key_dim = query_dim, key_dim  # checked by the subclasses that have them
@@ -417,7 +416,8 @@ def make_attention(name: str, query_dim: int, key_dim: int, attn_dim: Optional[i
             with ``query_dim != key_dim``; a size below 1 (also one the score ignores); a bad temperature.
     """
     key = check_text(name, "name").strip().lower().replace("-", "_").replace(" ", "_")
-    check_choice(key, "name (the score function)", tuple(SCORE_FUNCTIONS))
+    if key not in SCORE_FUNCTIONS:
+        raise ValueError(f"unknown score function {name!r}; choose one of {', '.join(SCORE_FUNCTIONS)}")
     query_dim, key_dim = check_int(query_dim, "query_dim", low=1), check_int(key_dim, "key_dim", low=1)
     attn_dim = check_int(attn_dim, "attn_dim", low=1, allow_none=True) or key_dim
     max_src_len = check_int(max_src_len, "max_src_len", low=1)

@@ -100,7 +100,7 @@ def decode_step_loop(model, src, src_lens, tgt, ratio):
         state = out.state
         logits.append(out.logits)
         weights.append(out.attn_weights)
-    return Seq2SeqOutput(torch.stack(logits, 1), torch.stack(weights, 1))
+    return Seq2SeqOutput(torch.stack(logits, 1), None if weights[0] is None else torch.stack(weights, 1))
 
 
 # --- masking -------------------------------------------------------------------------------

@@ -67,15 +67,15 @@ class ModelConfig:
             ValueError: naming the field, e.g. ``BahdanauConfig.emb_dim must be at least 1, got 0``
                 (an InputTypeError for a wrong type).
         """
-        where = {name: f"{type(self).__name__}.{name}" for name in vars(self)}
+        cls = type(self).__name__
         for name in self.sizes:
-            check_int(getattr(self, name), where[name], low=self.low.get(name, 1))
+            check_int(getattr(self, name), f"{cls}.{name}", low=self.low.get(name, 1))
         for name in self.fractions:
-            check_real(getattr(self, name), where[name], low=0.0, high=1.0, high_open=True)
+            check_real(getattr(self, name), f"{cls}.{name}", low=0.0, high=1.0, high_open=True)
         for name in self.flags:
-            check_flag(getattr(self, name), where[name])
+            check_flag(getattr(self, name), f"{cls}.{name}")
         for name, allowed in self.choices.items():
-            check_choice(getattr(self, name), where[name], allowed)
+            check_choice(getattr(self, name), f"{cls}.{name}", allowed)
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]):
