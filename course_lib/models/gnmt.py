@@ -29,9 +29,10 @@ every decoder layer and to the output layer.
     y^k_i = LSTM_k([y^{k-1}_i; a_i]) + y^{k-1}_i    k >= 3 (residual)               [H]
     logits_i = W_o [y^{L_d}_i; a_i] + b_o
 
-Two choices the paper leaves open: the bottom layer reads ``a_i`` too (as in the GNMT variant
-of tensorflow/nmt, Google's NMT tutorial code -- not the GNMT authors' system), and every
-decoder layer starts from zeros, so the source reaches the decoder through attention only.
+Three choices of this implementation: the bottom layer reads ``a_i`` too (as in the GNMT
+variant of tensorflow/nmt, Google's NMT tutorial code -- not the GNMT authors' system); the
+output layer reads ``a_i`` beside ``y^{L_d}_i``; and every decoder layer starts from zeros (the
+paper does not say how the decoder starts), so the source reaches the decoder through attention.
 Dropout acts on the embeddings, on each layer's input from the layer below (not on the
 residual path or on ``a_i``) and on the output layer's input.
 
