@@ -16,6 +16,7 @@ from course_lib.attention import (
     LocationAttention,
     QueryKeyAttention,
     ScaledDotAttention,
+    check_mask,
     make_attention,
     masked_softmax,
 )
@@ -71,10 +72,12 @@ def test_masked_softmax_no_mask_is_softmax():
     torch.testing.assert_close(masked_softmax(scores, None), torch.softmax(scores, -1))
 
 
-def test_masked_softmax_all_masked_row_raises():
+def test_all_masked_row_is_refused_by_check_mask_and_nan_per_call():
     scores = torch.randn(3, 4)
     with pytest.raises(ValueError, match=r"row\(s\) \[1\].*at least one real.*src_lens > 0"):
-        masked_softmax(scores, pad_mask([4, 0, 2], s=4))
+        check_mask(pad_mask([4, 0, 2], s=4), scores.shape)
+    w = masked_softmax(scores, pad_mask([4, 0, 2], s=4))  # values are not read per call
+    assert torch.isnan(w[1]).all() and torch.isfinite(w[[0, 2]]).all()
 
 
 def test_masked_softmax_rejects_non_bool_mask():
@@ -151,10 +154,12 @@ def test_3d_mask_against_3d_query(name, batch):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_all_masked_row_raises(name, batch):
+def test_all_masked_row_gives_nan_and_check_mask_refuses_it(name, batch):
     keys, values, q2, _, _ = batch
     with pytest.raises(ValueError, match="at least one real"):
-        build(name)(q2, keys, values, mask=pad_mask([5, 0, 2]))
+        check_mask(pad_mask([5, 0, 2]), (B, S))
+    _, weights = build(name)(q2, keys, values, mask=pad_mask([5, 0, 2]))
+    assert torch.isnan(weights[1]).all() and torch.isfinite(weights[[0, 2]]).all()
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -364,9 +369,9 @@ def test_dot_forward_with_different_sizes_raises():
 
 def test_bad_shapes_raise_clear_errors():
     attn = DotAttention()
-    with pytest.raises(ValueError, match="keys must be"):
+    with pytest.raises(ValueError, match="keys .*must have"):
         attn(torch.randn(2, 3), torch.randn(2, 3))
-    with pytest.raises(ValueError, match="batch size"):
+    with pytest.raises(ValueError, match=r"keys .*batch size.*must have shape \(2, .*\), got \(3, 4, 3\)"):
         attn(torch.randn(2, 3), torch.randn(3, 4, 3))
-    with pytest.raises(ValueError, match="values must be"):
+    with pytest.raises(ValueError, match="values .*must have shape"):
         attn(torch.randn(2, 3), torch.randn(2, 4, 3), torch.randn(2, 5, 3))

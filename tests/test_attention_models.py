@@ -11,7 +11,7 @@ import torch
 
 from course_lib.decoding import greedy_decode
 from course_lib.models import (BahdanauConfig, BahdanauSeq2Seq, LocalPAttention, LuongConfig, LuongSeq2Seq,
-                               Seq2Seq, lengths_to_pad_mask, select_batch)
+                               Seq2Seq, Seq2SeqOutput, lengths_to_pad_mask, select_batch)
 from course_lib.attention import make_attention
 
 V_SRC, V_TGT, PAD, SOS, EOS = 23, 19, 0, 2, 3
@@ -85,6 +85,22 @@ def step_loop(model: Seq2Seq, src, src_lens, tgt):
         logits.append(out.logits)
         weights.append(out.attn_weights)
     return torch.stack(logits, 1), torch.stack(weights, 1)
+
+
+def decode_step_loop(model, src, src_lens, tgt, ratio):
+    """The plain training loop (the library's before the packed one): ``decode_step`` on the whole
+    batch at every position, the gold previous word with probability ``ratio`` (one coin per
+    position from ``random``), else the previous step's argmax."""
+    enc = model.encode(src, src_lens)
+    state, prev, logits, weights = model.init_state(enc), tgt[:, 0], [], []
+    for t in range(tgt.size(1) - 1):
+        if t > 0:
+            prev = tgt[:, t] if ratio >= 1.0 or random.random() < ratio else logits[-1].argmax(-1)
+        out = model.decode_step(prev, state, enc)
+        state = out.state
+        logits.append(out.logits)
+        weights.append(out.attn_weights)
+    return Seq2SeqOutput(torch.stack(logits, 1), None if weights[0] is None else torch.stack(weights, 1))
 
 
 # --- masking -------------------------------------------------------------------------------
@@ -228,7 +244,7 @@ def test_decode_step_loop_equals_forward(factory):
                                      lambda: tiny_luong(input_feeding=False, attention="local-p", window=2)],
                          ids=["bahdanau", "luong-feeding", "luong-local-p"])
 def test_fast_forward_matches_base_loop_with_teacher_forcing(factory, ratio):
-    """Same coins (seeded ``random``), same predictions as ``Seq2Seq.forward``'s loop."""
+    """Same coins (seeded ``random``), same predictions as a plain ``decode_step`` loop."""
     torch.manual_seed(0)
     model = factory().eval()
     src, src_lens, tgt = make_batch(tgt_lens=(9, 7, 8, 9))
@@ -236,7 +252,7 @@ def test_fast_forward_matches_base_loop_with_teacher_forcing(factory, ratio):
         random.seed(123)
         fast = model(src, src_lens, tgt, teacher_forcing_ratio=ratio)
         random.seed(123)
-        slow = Seq2Seq.forward(model, src, src_lens, tgt, teacher_forcing_ratio=ratio)
+        slow = decode_step_loop(model, src, src_lens, tgt, ratio)
     real = tgt[:, 1:] != PAD
     torch.testing.assert_close(fast.logits[real], slow.logits[real], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(fast.attn_weights[real], slow.attn_weights[real], atol=1e-6, rtol=1e-5)
@@ -364,9 +380,11 @@ def test_attention_modules_have_no_bias_and_bahdanau_adds_one_documented_b():
     assert "not in the paper" in BahdanauSeq2Seq.__doc__
 
 
-def test_luong_does_not_import_from_bahdanau():
+def test_luong_does_not_import_from_bahdanau_and_trains_through_the_base():
     import ast
     import course_lib.models.luong as luong
     tree = ast.parse(Path(luong.__file__).read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert "bahdanau" not in imported and "packed" in imported
+    assert "bahdanau" not in imported
+    for cls in (LuongSeq2Seq, BahdanauSeq2Seq):  # the base owns forward and decode_step (the packed loop)
+        assert cls.forward is Seq2Seq.forward and cls.decode_step is Seq2Seq.decode_step

@@ -1,8 +1,9 @@
 """One attention path, checked once per batch: a decoder step never reads a tensor value on
 the host (on a GPU that would stop the host until the device catches up).
 
-Shown on the CPU in two ways: (1) the checking code (`check_mask`, `lengths_to_pad_mask`)
-is called once per `encode` and zero times per `decode_step`; (2) no operation that hands a
+Shown on the CPU in two ways: (1) the checking code (`check_source`, `lengths_to_pad_mask`,
+the attention modules' `check_inputs`) is called once per `encode` and zero times per
+`decode_step`; (2) no operation that hands a
 tensor value to Python (`aten._local_scalar_dense`: `bool()`, `.item()`, `int()`;
 `aten.nonzero`; copies to another device) and no `.tolist()` runs inside a step, and the
 training pass's count of them does not grow with the target length.
@@ -18,7 +19,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import course_lib.attention as attention
 import course_lib.models.base as base
-from course_lib.models import BahdanauConfig, BahdanauSeq2Seq, LuongConfig, LuongSeq2Seq, VanillaConfig, VanillaSeq2Seq
+from course_lib.models import (BahdanauConfig, BahdanauSeq2Seq, GNMTConfig, GNMTSeq2Seq, LocalPAttention, LuongConfig,
+                               LuongSeq2Seq, VanillaConfig, VanillaSeq2Seq)
 
 V, PAD, SOS, EOS = 17, 0, 2, 3
 
@@ -29,6 +31,7 @@ FACTORIES = {
     "luong-location": lambda: LuongSeq2Seq(V, V, LuongConfig(8, 6, 1, 0.1, score="location", max_src_len=9)),
     "luong-local-p": lambda: LuongSeq2Seq(V, V, LuongConfig(8, 6, 2, 0.1, attention="local-p", window=2)),
     "vanilla": lambda: VanillaSeq2Seq(V, V, VanillaConfig(8, 6, 1, 0.1)),
+    "gnmt": lambda: GNMTSeq2Seq(V, V, GNMTConfig(8, 6, 5, 3, 3, 0.1)),
 }
 
 SYNC_OPS = ("_local_scalar_dense", "nonzero", "is_nonzero", "item")
@@ -73,17 +76,25 @@ def test_checks_run_once_per_encode_and_never_per_step(name):
     torch.manual_seed(0)
     model = FACTORIES[name]().eval()
     src, src_lens, tgt = batch()
+    checked_attention = []
+
+    def spy(cls):
+        original = cls.check_inputs
+        return mock.patch.object(cls, "check_inputs", lambda self, *a, **k: (checked_attention.append(1),
+                                                                              original(self, *a, **k)))
+
     with mock.patch.object(attention, "check_mask", wraps=attention.check_mask) as check_mask, \
             mock.patch.object(base, "lengths_to_pad_mask", wraps=base.lengths_to_pad_mask) as make_mask, \
-            torch.no_grad():
+            mock.patch.object(base, "check_source", wraps=base.check_source) as check_source, \
+            spy(attention.Attention), spy(LocalPAttention), torch.no_grad():
         enc = model.encode(src, src_lens)
-        assert make_mask.call_count == 1  # the mask is built and validated once per batch
-        per_encode = check_mask.call_count
+        assert make_mask.call_count == 1 and check_source.call_count == 1  # once per batch
+        per_encode = check_mask.call_count + len(checked_attention)
         state = model.init_state(enc)
         for t in range(tgt.size(1) - 1):
             state = model.decode_step(tgt[:, t], state, enc).state
-        assert check_mask.call_count == per_encode  # 0 per step
-        assert make_mask.call_count == 1
+        assert check_mask.call_count + len(checked_attention) == per_encode  # 0 per step
+        assert make_mask.call_count == 1 and check_source.call_count == 1
 
 
 @pytest.mark.parametrize("name", list(FACTORIES))
@@ -111,7 +122,7 @@ def test_the_detector_sees_host_reads():
     assert len(reads.reads) == 3
 
 
-@pytest.mark.parametrize("name", ["bahdanau", "luong-general-feeding", "luong-local-p"])
+@pytest.mark.parametrize("name", ["bahdanau", "luong-general-feeding", "luong-local-p", "gnmt", "vanilla"])
 @pytest.mark.parametrize("ratio", [1.0, 0.5])
 def test_training_pass_host_reads_do_not_grow_with_target_length(name, ratio):
     """The packed loop reads the schedule once per batch; its steps read nothing."""
@@ -126,14 +137,27 @@ def test_training_pass_host_reads_do_not_grow_with_target_length(name, ratio):
     assert counts[0] == counts[1]
 
 
-def test_unchecked_attention_call_reads_nothing_on_the_host():
-    attn = attention.AdditiveAttention(4, 6, 5)
+ATTENTION = {
+    "additive": lambda: attention.AdditiveAttention(4, 6, 5),
+    "general": lambda: attention.GeneralAttention(4, 6),
+    "location": lambda: attention.LocationAttention(4, 9),
+    "local-p": lambda: LocalPAttention(attention.GeneralAttention(4, 6), 4, window=2),
+}
+
+
+@pytest.mark.parametrize("name", list(ATTENTION))
+def test_attention_calls_read_nothing_on_the_host(name):
+    """The checked call reads metadata only; the unchecked one (a decoder step's) checks nothing;
+    check_mask, which reads the mask's values, is for once per batch."""
+    attn = ATTENTION[name]()
     keys, query = torch.randn(2, 7, 6), torch.randn(2, 4)
     mask = torch.arange(7)[None] >= torch.tensor([7, 3])[:, None]
     proj = attn.project_keys(keys)
-    with HostReads() as reads:
-        attn(query, keys, mask=mask, proj_keys=proj, check=False)
+    with HostReads() as reads, mock.patch.object(torch.Tensor, "tolist", no_tolist):
+        attn(query, keys, mask=mask, proj_keys=proj)
+        attn(query.unsqueeze(1).expand(2, 3, 4), keys, mask=mask)
+        attn.attend(query, keys, mask=mask, proj_keys=proj)
     assert reads.reads == []
     with HostReads() as reads:
-        attn(query, keys, mask=mask, proj_keys=proj)  # checked: reads (that is why steps skip it)
+        attention.check_mask(mask, (2, 7))
     assert reads.reads

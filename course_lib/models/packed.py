@@ -1,88 +1,51 @@
-"""The packed decoder loop: the fast training pass that every recurrent attention model shares.
+"""The packed decoder loop: the training pass of every model (:meth:`Seq2Seq.forward`).
 
-:meth:`Seq2Seq.forward <course_lib.models.base.Seq2Seq.forward>` trains by calling
-``decode_step`` once per target position on the whole batch. That is simple and slow: it
-computes positions after a sentence's ``<eos>`` (the loss ignores them) and the large output
-layer one position at a time. :func:`packed_forward` makes the *same decisions* and gives the
-*same numbers* (up to rounding) at every real target position, faster:
+Looping ``decode_step`` over the whole batch is simple and slow: it computes positions after
+a sentence's ``<eos>`` (the loss ignores them) and the large output layer one position at a
+time. :func:`packed_forward` makes the *same decisions* and gives the *same numbers* (up to
+rounding) at every real target position, faster:
 
-1. **coins first** -- the teacher-forcing coins are drawn up front
-   (:func:`draw_teacher_forcing_coins`), from Python's ``random`` in the order the base loop
-   draws them, so a seeded run takes the same decisions either way;
-2. **longest target first** -- the batch is ordered by target length
-   (:func:`sort_by_target_length`), so the sentences still going at step ``t`` are always
-   the first ``active[t]`` rows: step ``t`` runs on that prefix only;
-3. **gold inputs at once** -- the decoder inputs of the gold words are computed for every
-   position in one call before the loop (only argmax inputs are embedded inside it);
-4. **output layer after the loop** -- a position's logits are computed inside the loop only
-   when their argmax is the next input (teacher forcing said no for the next position); all
-   other positions go through the output layer together, as one large matrix product;
-5. **rows back in place** -- logits and attention weights are scattered back to the
-   caller's order (:func:`scatter_rows`); positions whose target is ``<pad>`` stay 0.
+1. **coins first**: the teacher-forcing coins are drawn up front, from Python's ``random`` in
+   the order a step loop draws them (:func:`draw_teacher_forcing_coins`);
+2. **longest target first**: the batch is ordered by target length
+   (:func:`sort_by_target_length`), so step ``t`` runs on the first ``active[t]`` rows only;
+3. **gold inputs at once**: ``embed`` runs on every gold word in one call before the loop;
+4. **output layer after the loop**: a position's logits are computed inside the loop only when
+   their argmax is the next input; all others go through ``output`` as one matrix product;
+5. **rows back in place** (:func:`scatter_rows`); positions whose target is ``<pad>`` stay 0.
 
-It works on the *encoder dictionary* (:meth:`Seq2Seq.encode`'s output) and three functions of
-the model -- it never sees the model itself:
-
-=================  =================================================  ==========================
-function           does                                               shapes
-=================  =================================================  ==========================
-``embed(tokens)``  the decoder-input features of target words: the    ``[B, T'] -> [B, T', X]``
-                   embedding, plus anything that depends only on the  and ``[n] -> [n, X]``; a
-                   word (e.g. its share of the RNN input projection)  tensor or tuple of them
-``step(inputs,     one decoder position *without* the output layer:   inputs ``[n, X]``; every
-state, enc)``      attention and RNN; returns ``(new_state,           tensor of state and enc
-                   features, attn_weights)``                          ``[n, ...]``; features
-                                                                      ``[n, F]``; weights
-                                                                      ``[n, S]`` or None
-``output(f)``      the output layer: features -> logits               ``[N, F] -> [N, V]``
-=================  =================================================  ==========================
-
-A model whose ``decode_step`` is ``embed`` + ``step`` + ``output`` thereby uses one set of
-equations for search, widgets and training.
-
-Example, a new model (this is how :class:`~course_lib.models.BahdanauSeq2Seq` and
-:class:`~course_lib.models.LuongSeq2Seq` are written)::
-
-    from course_lib.models.base import Seq2Seq, StepOutput
-    from course_lib.models.packed import packed_forward
+It sees only the encoder dictionary and three functions of the model: ``embed(tokens)``
+(``[B, T'] -> [B, T', X]`` and ``[n] -> [n, X]``; a tensor or a tuple of tensors),
+``step(inputs, state, enc) -> (new_state, features [n, F], attn_weights [n, S] or None)``
+and ``output(features [N, F]) -> logits [N, V]`` -- the pieces of
+:mod:`course_lib.models.base`. A model written with them needs nothing else::
 
     class MyAttentionModel(Seq2Seq):
+        has_attention = True
+        enc_keys = ("enc_outputs", "src_pad_mask", "proj_keys")
+
         def encode(self, src, src_lens):
-            mask = self.source_pad_mask(src, src_lens)        # validated once per batch
-            enc_outputs, h = self.encoder(src, src_lens)          # a GRU RNNEncoder: h [1, B, H]
+            mask = self.source_pad_mask(src, src_lens)            # the one check of the batch
+            enc_outputs, h = self.encoder.run(src, src_lens)      # a GRU RNNEncoder: h [1, B, H]
             return {"enc_outputs": enc_outputs, "src_pad_mask": mask,
                     "proj_keys": self.attention.project_keys(enc_outputs), "h0": h[-1]}
 
         def init_state(self, enc):
-            return {"h": enc["h0"]}                            # batch-first tensors
+            return {"h": enc["h0"]}                               # batch-first tensors
 
-        def embed(self, tokens):                               # [...] ids -> [..., E]
-            return self.dropout(self.embed_tokens(self.tgt_embedding, tokens))
-
-        def step(self, emb, state, enc):                       # one position, no output layer
-            context, weights = self.attention(state["h"], enc["enc_outputs"], mask=enc["src_pad_mask"],
-                                              proj_keys=enc["proj_keys"], check=False)
+        def step(self, emb, state, enc):                          # emb: embed(y_{i-1}) = E y [B, E]
+            context, weights = self.attention.attend(state["h"], enc["enc_outputs"],
+                                                     mask=enc["src_pad_mask"], proj_keys=enc["proj_keys"])
             h = self.rnn(torch.cat([emb, context], -1), state["h"])
             return {"h": h}, torch.cat([h, context], -1), weights
 
-        def decode_step(self, prev_tokens, state, enc):
-            self.check_step_args(prev_tokens, state, enc)
-            state, features, weights = self.step(self.embed(prev_tokens), state, enc)
-            return StepOutput(self.out(features), state, weights)
+        def output(self, features):
+            return self.out(features)
 
-        def forward(self, src, src_lens, tgt, teacher_forcing_ratio=1.0):
-            self.check_forward_args(src, src_lens, tgt, teacher_forcing_ratio)
-            enc = self.encode(src, src_lens)
-            return packed_forward(enc, self.init_state(enc), tgt, embed=self.embed, step=self.step,
-                                  output=self.out, pad_id=self.pad_id,
-                                  teacher_forcing_ratio=teacher_forcing_ratio)
-
-A model that needs its own loop (for example one that runs some layers over all positions
-at once) can use the pieces: :func:`plan_packed` gives the :class:`PackedPlan` (coins,
-order, active prefix sizes, flat output rows), :meth:`PackedPlan.scatter` puts the rows back.
-
-No check of the arguments happens here: the model's ``forward`` validates them first
-(:meth:`Seq2Seq.check_forward_args`, :meth:`Seq2Seq.encode`).
+A model that needs its own loop uses the pieces: :func:`plan_packed` gives the
+:class:`PackedPlan` (coins, order, active prefix sizes, flat output rows) and
+:meth:`PackedPlan.scatter` puts the rows back (as :class:`~course_lib.models.GNMTSeq2Seq` does).
+Nothing is checked here: :meth:`Seq2Seq.forward` checked the batch.
 """
 
 from __future__ import annotations

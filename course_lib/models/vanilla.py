@@ -7,12 +7,11 @@ fixed-size state -- the bottleneck lesson 01 measures and attention removes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
 
 from torch import Tensor, nn
 
-
-from .base import ModelConfig, Seq2Seq, Seq2SeqOutput, StepOutput, TensorDict, check_config_sizes
+from .base import ModelConfig, Seq2Seq, Seq2SeqOutput, TensorDict, lstm_state
 from .encoders import RNNEncoder
 
 __all__ = ["VanillaConfig", "VanillaSeq2Seq"]
@@ -20,49 +19,46 @@ __all__ = ["VanillaConfig", "VanillaSeq2Seq"]
 
 @dataclass
 class VanillaConfig(ModelConfig):
-    """Sizes of :class:`VanillaSeq2Seq` (defaults fit a laptop; the paper used 4 x 1000).
+    """Sizes of :class:`VanillaSeq2Seq` (defaults fit a laptop; the paper used 4 x 1000, sec. 3.4).
 
     Attributes:
         emb_dim: ``E``. hidden_dim: ``H`` of every LSTM layer. num_layers: encoder and decoder depth.
         dropout: on embeddings, between layers and before the output layer.
 
     Raises:
-        ValueError: a size that is not a positive integer or ``dropout`` outside ``[0, 1)``
-            (the message names the field).
+        ValueError: a size below 1 or ``dropout`` outside ``[0, 1)`` (the message names the field).
     """
 
     emb_dim: int = 256
     hidden_dim: int = 512
     num_layers: int = 2
     dropout: float = 0.3
-
-    def validate(self) -> None:
-        """Check every field (also called by :class:`VanillaSeq2Seq`); raises ValueError."""
-        check_config_sizes(self, ("emb_dim", "hidden_dim", "num_layers"), ("dropout",))
+    sizes = ("emb_dim", "hidden_dim", "num_layers")
 
 
 class VanillaSeq2Seq(Seq2Seq):
-    """Sutskever et al. (2014) encoder--decoder with stacked LSTMs (sec. 2 and 3.4).
+    """Sutskever et al. (2014) encoder--decoder with stacked LSTMs (sec. 2 and 3.4). No attention.
 
-    The encoder's final ``(h, c)`` of every layer initialise the decoder's; the decoder
-    predicts ``p(y_t | y_<t, x) = softmax(W_o h_t)`` (eq. 1 of the paper). No attention.
+    The encoder's final ``(h, c)`` of every layer start the decoder's; the readout is
+    ``p(y_t | y_<t, x) = softmax(W_o h_t)``.
 
     Args:
         src_vocab_size, tgt_vocab_size: vocabulary sizes. config: :class:`VanillaConfig`.
-        pad_id, sos_id, eos_id: special ids of the target vocabulary.
+        pad_id, sos_id, eos_id: special ids of the vocabularies.
 
     Encoder dictionary: ``enc_outputs [B, S, H]``, ``src_pad_mask [B, S]``, ``h0``/``c0``
     ``[B, L, H]``. Decoder state: ``h``/``c`` ``[B, L, H]`` (batch-first so search can reorder).
 
     Raises:
-        TypeError, ValueError: a bad ``config`` or vocabulary argument, see
-            :meth:`Seq2Seq.checked_config` and :class:`Seq2Seq`.
+        InputTypeError, ValueError: a bad ``config`` or vocabulary argument (see :class:`Seq2Seq`).
     """
 
-    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, config: VanillaConfig | None = None,
+    config_class = VanillaConfig
+
+    def __init__(self, src_vocab_size: int, tgt_vocab_size: int, config: Optional[VanillaConfig] = None,
                  pad_id: int = 0, sos_id: int = 2, eos_id: int = 3):
-        super().__init__(src_vocab_size, tgt_vocab_size, pad_id, sos_id, eos_id)
-        self.config = config = self.checked_config(config, VanillaConfig)
+        super().__init__(src_vocab_size, tgt_vocab_size, pad_id, sos_id, eos_id, config)
+        config = self.config
         self.encoder = RNNEncoder(src_vocab_size, config.emb_dim, config.hidden_dim, config.num_layers,
                                   config.dropout, cell="lstm", pad_id=pad_id)
         self.tgt_embedding = nn.Embedding(tgt_vocab_size, config.emb_dim, padding_idx=pad_id)
@@ -72,19 +68,15 @@ class VanillaSeq2Seq(Seq2Seq):
         self.out = nn.Linear(config.hidden_dim, tgt_vocab_size)
 
     def encode(self, src: Tensor, src_lens: Tensor) -> TensorDict:
-        """See :meth:`Seq2Seq.encode`.
+        """See :meth:`Seq2Seq.encode` (keys in the class docstring).
 
         Raises:
             ValueError: a bad source batch (see :meth:`Seq2Seq.source_pad_mask`).
         """
         src_pad_mask = self.source_pad_mask(src, src_lens)
-        enc_outputs, (h, c) = self.encoder(src, src_lens)
-        return {
-            "enc_outputs": enc_outputs,  # [B, S, H]
-            "src_pad_mask": src_pad_mask,
-            "h0": h.transpose(0, 1),  # [B, L, H]
-            "c0": c.transpose(0, 1),
-        }
+        enc_outputs, (h, c) = self.encoder.run(src, src_lens)
+        return {"enc_outputs": enc_outputs, "src_pad_mask": src_pad_mask,
+                "h0": h.transpose(0, 1), "c0": c.transpose(0, 1)}  # [B, L, H]
 
     def init_state(self, enc: TensorDict) -> TensorDict:
         """The encoder's final state, layer by layer: ``h``, ``c`` ``[B, L, H]``."""
@@ -95,24 +87,16 @@ class VanillaSeq2Seq(Seq2Seq):
         shape = (batch_size, self.config.num_layers, self.config.hidden_dim)
         return {"h": shape, "c": shape}
 
-    def _run_decoder(self, tgt_in: Tensor, h: Tensor, c: Tensor):
-        embedded = self.dropout(self.embed_tokens(self.tgt_embedding, tgt_in))  # [B, T, E]
-        hx = (h.transpose(0, 1).contiguous(), c.transpose(0, 1).contiguous())  # [L, B, H]
-        outputs, (h, c) = self.decoder_rnn(embedded, hx)  # [B, T, H]
-        return self.out(self.dropout(outputs)), h.transpose(0, 1), c.transpose(0, 1)
+    def step(self, emb: Tensor, state: TensorDict, enc: TensorDict):
+        """One LSTM step on ``E y_{t-1}`` ``[B, E]``: ``(new state, h_t of the top layer [B, H], None)``."""
+        output, (h, c) = self.decoder_rnn(emb.unsqueeze(1), lstm_state(state["h"], state["c"]))
+        return {"h": h.transpose(0, 1), "c": c.transpose(0, 1)}, output.squeeze(1), None
 
-    def decode_step(self, prev_tokens: Tensor, state: TensorDict, enc: TensorDict) -> StepOutput:
-        """See :meth:`Seq2Seq.decode_step`; ``attn_weights`` is ``None`` (no attention).
+    def output(self, features: Tensor) -> Tensor:
+        """``W_o dropout(h_t) + b_o``: ``[..., H] -> [..., V]``."""
+        return self.out(self.dropout(features))
 
-        Raises:
-            ValueError: ``prev_tokens`` not ``[B]`` integer ids of the target vocabulary; batch
-                sizes of ``prev_tokens``, ``state`` and ``enc`` that differ.
-        """
-        self.check_step_args(prev_tokens, state, enc)
-        logits, h, c = self._run_decoder(prev_tokens.unsqueeze(1), state["h"], state["c"])
-        return StepOutput(logits.squeeze(1), {"h": h, "c": c}, None)
-
-    def forward_teacher_forced(self, enc: TensorDict, tgt_in: Tensor) -> Seq2SeqOutput:
+    def forward_teacher_forced(self, enc: TensorDict, tgt_in: Tensor, tgt: Optional[Tensor] = None) -> Seq2SeqOutput:
         """All target positions in one LSTM call (the decoder input is always the gold word)."""
-        logits, _, _ = self._run_decoder(tgt_in, enc["h0"], enc["c0"])
-        return Seq2SeqOutput(logits, None)  # [B, T-1, V]
+        outputs, _ = self.decoder_rnn(self.embed(tgt_in), lstm_state(enc["h0"], enc["c0"]))  # [B, T-1, H]
+        return Seq2SeqOutput(self.output(outputs), None)
