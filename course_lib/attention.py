@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .checks import InputTypeError, check_int, check_real, check_tensor, check_text
+from .checks import InputTypeError, check_int, check_real, check_tensor, check_text, require
 
 __all__ = [
     "masked_softmax", "check_mask", "Attention", "DotAttention", "ScaledDotAttention", "GeneralAttention",
@@ -104,8 +104,8 @@ def _softmax(scores: Tensor, mask: Optional[Tensor], dim: int = -1) -> Tensor:
 def masked_softmax(scores: Tensor, mask: Optional[Tensor], dim: int = -1) -> Tensor:
     """Softmax over ``dim`` that gives padded positions exactly zero weight (fp32, fp16, bf16).
 
-    ``softmax(scores with padded positions set to -inf)``. Only metadata is checked: a row that
-    is all padding gives NaN (see :func:`check_mask`).
+    ``softmax(scores with padded positions set to -inf)``. A public door: it reads the mask's
+    values once (:func:`check_mask`); the models' per-step path uses the unchecked softmax.
 
     Args:
         scores: ``[B, S]`` or ``[B, T, S]``, floating point.
@@ -118,10 +118,12 @@ def masked_softmax(scores: Tensor, mask: Optional[Tensor], dim: int = -1) -> Ten
 
     Raises:
         InputTypeError: ``scores`` not a float tensor or ``mask`` not a bool tensor.
-        ValueError: ``mask`` does not fit ``scores``.
+        ValueError: ``mask`` does not fit ``scores``, or a row is all padding.
     """
     check_tensor(scores, "scores", kind="float")
-    return _softmax(scores, None if mask is None else _fit_mask(mask, scores.shape, scores.device), dim)
+    if mask is not None:
+        check_mask(_fit_mask(mask, scores.shape, scores.device), scores.shape, dim)
+    return _softmax(scores, mask, dim)
 
 
 class Attention(nn.Module):
@@ -233,11 +235,20 @@ class Attention(nn.Module):
 
         ``proj_keys``, when given, is used as is (``project_keys`` is not called again).
 
+        A public door: besides :meth:`check_inputs` (metadata) it reads values once per call -- a
+        mask row that is all padding and NaN/infinite inputs are refused. The models validate a
+        batch once in ``encode`` and call :meth:`attend` at every decoder step (no host reads).
+
         Raises:
-            InputTypeError, ValueError: as :meth:`check_inputs` (metadata only: a row of ``mask``
-                that is all padding gives NaN weights, see :func:`check_mask`).
+            InputTypeError, ValueError: as :meth:`check_inputs`; ValueError: a mask row that is
+                all padding, or NaN/infinite values in the inputs.
         """
         self.check_inputs(query, keys, values, mask, proj_keys)
+        tensors = [t for t in (query, keys, values, proj_keys) if t is not None]
+        require(all(bool(torch.isfinite(t).all()) for t in tensors),
+                "query, keys, values or proj_keys hold NaN or infinite values")
+        if mask is not None:
+            check_mask(mask, tuple(mask.shape))  # its fit was checked above; here: no row all padding
         return self.attend(query, keys, values, mask, proj_keys)
 
     def attend(self, query: Tensor, keys: Tensor, values: Optional[Tensor] = None, mask: Optional[Tensor] = None,

@@ -164,14 +164,26 @@ def test_other_dtype_than_the_module_is_a_type_error(case):
 
 
 @pytest.mark.parametrize("where", ["query", "keys", "values"])
-def test_values_are_not_checked_per_call(case, where):
-    """Metadata checks only (no host read per call): a NaN goes through to the result."""
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_nan_or_inf_input_is_refused(case, where, bad):
+    name, attn = case
+    query, keys, values, mask = args(name)
+    tensors = {"query": query, "keys": keys, "values": values}
+    tensors[where] = tensors[where].clone()
+    tensors[where].view(-1)[0] = bad
+    with pytest.raises(ValueError, match="NaN"):
+        attn(tensors["query"], tensors["keys"], tensors["values"], mask=mask)
+
+
+@pytest.mark.parametrize("where", ["query", "keys", "values"])
+def test_attend_reads_no_values(case, where):
+    """The per-step path (attend) checks nothing: a NaN goes through to the result."""
     name, attn = case
     query, keys, values, mask = args(name)
     tensors = {"query": query, "keys": keys, "values": values}
     tensors[where] = tensors[where].clone()
     tensors[where][0] = math.nan
-    context, weights = attn(tensors["query"], tensors["keys"], tensors["values"], mask=mask)
+    context, weights = attn.attend(tensors["query"], tensors["keys"], tensors["values"], mask=mask)
     reads_it = not (name == "location" and where == "keys")  # the location score ignores the keys' contents
     assert torch.isnan(context[0]).any() == reads_it and torch.isfinite(context[1:]).all()
 
@@ -186,14 +198,17 @@ def test_empty_source_or_batch(case, shape):
 
 
 def test_all_padding_row(case):
-    """A mask's values are checked once per batch (check_mask), not per call: the row is NaN."""
+    """forward (the public door) refuses a row that is all padding; check_mask says the same once
+    per batch; attend (the per-step path) reads no values and gives NaN for that row."""
     name, attn = case
     query, keys, values, mask = args(name)
     mask = mask.clone()
     mask[1] = True
     with pytest.raises(ValueError, match="src_lens > 0"):
+        attn(query, keys, values, mask=mask)
+    with pytest.raises(ValueError, match="src_lens > 0"):
         check_mask(mask, (B, S))
-    _, weights = attn(query, keys, values, mask=mask)
+    _, weights = attn.attend(query, keys, values, mask=mask)
     assert torch.isnan(weights[1]).all() and torch.isfinite(weights[[0, 2]]).all()
 
 

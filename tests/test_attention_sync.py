@@ -147,17 +147,19 @@ ATTENTION = {
 
 @pytest.mark.parametrize("name", list(ATTENTION))
 def test_attention_calls_read_nothing_on_the_host(name):
-    """The checked call reads metadata only; the unchecked one (a decoder step's) checks nothing;
-    check_mask, which reads the mask's values, is for once per batch."""
+    """A decoder step's call (attend) reads nothing on the host; the public door (forward) and
+    check_mask read values, once per call or batch."""
     attn = ATTENTION[name]()
     keys, query = torch.randn(2, 7, 6), torch.randn(2, 4)
     mask = torch.arange(7)[None] >= torch.tensor([7, 3])[:, None]
     proj = attn.project_keys(keys)
     with HostReads() as reads, mock.patch.object(torch.Tensor, "tolist", no_tolist):
-        attn(query, keys, mask=mask, proj_keys=proj)
-        attn(query.unsqueeze(1).expand(2, 3, 4), keys, mask=mask)
         attn.attend(query, keys, mask=mask, proj_keys=proj)
+        attn.attend(query.unsqueeze(1).expand(2, 3, 4), keys, mask=mask)
     assert reads.reads == []
+    with HostReads() as reads:
+        attn(query, keys, mask=mask, proj_keys=proj)
+    assert reads.reads
     with HostReads() as reads:
         attention.check_mask(mask, (2, 7))
     assert reads.reads
