@@ -376,7 +376,7 @@ def _step_figure(s, src: List[str], step: int, probs: np.ndarray, attn: Optional
     fig = Figure(figsize=(10 if attn is not None else 5.5, 3.2), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, 1 if attn is None else 2, width_ratios=None if attn is None else [1, 1.6]))
     y = np.arange(len(probs))[::-1]
-    axes[0].barh(y, probs, color=["tab:orange"] + ["tab:blue"] * (len(probs) - 1))
+    axes[0].barh(y, probs, color=["tab:orange" if t == s.token else "tab:blue" for t in s.topk_tokens])
     axes[0].set_yticks(y, [_shown([t], pieces)[0] for t in s.topk_tokens])
     forced = " (forced)" if getattr(s, "forced", False) else ""  # a word the learner chose (decode_trace's prefix)
     axes[0].set(xlim=(0, 1), xlabel="probability", title=f"step {step + 1}: next word{forced}")
@@ -391,7 +391,8 @@ def plot_decoder_step(trace: List, src_tokens: Sequence[str], step: int) -> Figu
     """One frame of the decoder stepper: the top-k next words and (if any) the attention at ``step`` (0-based).
 
     ``trace`` is the :class:`course_lib.decoding.StepTrace` list of ``decode_trace``;
-    ``src_tokens`` the source tokens, ``<eos>`` included. A forced step (the learner's word) says so.
+    ``src_tokens`` the source tokens, ``<eos>`` included. The word taken (``token``) is orange;
+    a forced step (the learner's word) says so.
 
     Raises:
         StepOutOfRange (a ValueError and IndexError): ``step`` outside the trace.
@@ -406,6 +407,9 @@ def plot_decoder_step(trace: List, src_tokens: Sequence[str], step: int) -> Figu
 def stepper_frame(trace, src_tokens: Sequence[str], step: int) -> Tuple[str, bytes]:
     """The HTML caption and PNG bytes the decoder stepper shows at ``step`` (pure; testable).
 
+    The caption gives the probability of the word taken (at a forced step, the learner's word:
+    "outside the top-k" when it is not among ``topk_tokens``).
+
     Raises:
         As :func:`plot_decoder_step`.
     """
@@ -414,16 +418,21 @@ def stepper_frame(trace, src_tokens: Sequence[str], step: int) -> Tuple[str, byt
     png = figure_to_png(_step_figure(s, src, step, probs, attn))
     pieces = _has_pieces(src) or _has_pieces(s.prefix or []) or _has_pieces(s.topk_tokens)
     prefix = _text(s.prefix, pieces) if s.prefix else "(nothing yet)"
+    taken = [i for i, t in enumerate(s.topk_tokens) if t == s.token]
+    p = f"p = {probs[taken[0]]:.2f}" if taken else f"outside the top {len(probs)}"
     caption = (f"<b>source:</b> {html.escape(_text(src, pieces))}<br>"
                f"<b>step {step + 1} of {len(trace)}</b> &mdash; generated so far: <i>{html.escape(prefix)}</i> "
-               f"&rarr; next: <b>{html.escape(_shown([s.token], pieces)[0])}</b> (p = {probs[0]:.2f})")
+               f"&rarr; next: <b>{html.escape(_shown([s.token], pieces)[0])}</b> ({p})")
     return caption, png
 
 
 # -- beam search -------------------------------------------------------------------------
 
-#: Colours of the beam explorer's bars by status.
-BEAM_COLORS = {"kept": "tab:blue", "finished": "tab:green", "stopped": "tab:orange", "pruned": "#bbbbbb"}
+#: Colours of the beam explorer's bars and tree nodes by status.
+BEAM_COLORS = {"kept": "tab:blue", "finished": "tab:green", "stopped": "tab:orange", "dropped": "#d4d4d4",
+               "pruned": "#bbbbbb"}
+#: The marks (and colours) of a candidate the coverage penalty moved up or down (:attr:`BeamEntry.moved`).
+MOVE_MARKS = {"promoted": ("▲", "tab:purple"), "demoted": ("▼", "tab:red")}
 
 
 @dataclass(frozen=True)
@@ -435,24 +444,40 @@ class BeamEntry:
         score: its score (Wu et al. 2016, sec. 7, eq. 14: ``log P / lp + cp``; ``log P`` when
             alpha = beta = 0). log_prob: ``log P`` in nats, if known.
         status: ``"kept"`` (in the beam), ``"finished"`` (ended with ``<eos>``), ``"stopped"``
-            (cut by ``max_len``) or ``"pruned"`` (in the beam at the previous step, without an
-            extension kept now).
+            (cut by ``max_len``), ``"dropped"`` (a candidate of this step left out of the beam, or
+            scored too low for the finished pool) or ``"pruned"`` (in the beam at the previous
+            step, without an extension kept now).
+        rank, score_rank: for a candidate of the step (``decoding.BeamCandidate``), its place by
+            ``log P`` and by score (0 = best); ``None`` otherwise.
 
     Raises:
         InputTypeError: ``tokens`` is a bare str or holds non-str.
-        ValueError: an unknown ``status``; ``score`` or ``log_prob`` not a number or NaN.
+        ValueError: an unknown ``status``; ``score`` or ``log_prob`` not a number or NaN; a
+            negative or non-integer rank.
     """
 
     tokens: Tuple[str, ...]
     score: float
     status: str = "kept"
     log_prob: Optional[float] = None
+    rank: Optional[int] = None
+    score_rank: Optional[int] = None
 
     def __post_init__(self):
         object.__setattr__(self, "tokens", tuple(check_tokens(self.tokens, "BeamEntry.tokens", allow_empty=True)))
         check_choice(self.status, "BeamEntry.status", tuple(BEAM_COLORS))
         check_score(self.score, "BeamEntry.score")
         check_score(self.log_prob, "BeamEntry.log_prob", allow_none=True)
+        for name in ("rank", "score_rank"):
+            check_int(getattr(self, name), f"BeamEntry.{name}", low=0, allow_none=True)
+
+    @property
+    def moved(self) -> Optional[str]:
+        """``"promoted"`` / ``"demoted"`` where its score rank is better / worse than its ``log P`` rank
+        (the coverage penalty reordered the step's candidates), else ``None``."""
+        if self.rank is None or self.score_rank is None or self.rank == self.score_rank:
+            return None
+        return "promoted" if self.score_rank < self.rank else "demoted"
 
 
 def _is_hypothesis(h) -> bool:
@@ -468,13 +493,16 @@ def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
 
     ``steps`` is ``BeamSearchOutput.steps[i]`` (one :class:`course_lib.decoding.BeamStep` per
     step), ``tgt_vocab`` the target :class:`course_lib.data.Vocab`. Returns one list of
-    :class:`BeamEntry` per step: the hypotheses kept, those that produced ``<eos>`` here
-    (``"finished"``, shown with ``<eos>``; ``"stopped"`` when ``max_len`` cut them), and those
-    of the previous step without a kept or finished extension now (``"pruned"``).
+    :class:`BeamEntry` per step. A step with ``candidates`` gives one entry per candidate, in rank
+    order, with its status (``"kept"``, ``"finished"`` with ``<eos>``, ``"stopped"`` by ``max_len``
+    or ``"dropped"``), score ``log P / lp + cp`` and ranks; one without (built by hand) gives the
+    hypotheses kept and finished (``"stopped"`` when ``max_len`` cut them). Then the hypotheses of
+    the previous step without a kept, finished or stopped extension now (``"pruned"``).
 
     Raises:
         InputTypeError: ``steps`` empty or not a list of beam steps of hypotheses (integer
             token ids, numeric ``score`` and ``log_prob``); ``tgt_vocab`` not a Vocab.
+        ValueError: a candidate whose ``parent`` is not an index into the previous step's ``kept``.
     """
     ok = isinstance(steps, (list, tuple)) and all(hasattr(st, "kept") and hasattr(st, "finished") for st in steps)
     bad = next((h for st in steps for h in (*st.kept, *st.finished) if not _is_hypothesis(h)), None) if ok else None
@@ -489,16 +517,21 @@ def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
     frames: List[List[BeamEntry]] = []
     previous: List[Any] = []
     for st in steps:
-        stopped = {tuple(h.tokens) for h in st.finished if not h.finished}  # cut by max_len: now in the pool
-        frame = [BeamEntry(words(h.tokens), float(h.score), "kept", float(h.log_prob)) for h in st.kept
-                 if tuple(h.tokens) not in stopped]
-        for h in st.finished:
-            tokens = words(h.tokens) + ((EOS,) if h.finished else ())
-            frame.append(BeamEntry(tokens, float(h.score), "finished" if h.finished else "stopped", float(h.log_prob)))
-        continued = ({tuple(h.tokens[:-1]) for h in st.kept}
-                     | {tuple(h.tokens) if h.finished else tuple(h.tokens[:-1]) for h in st.finished})
+        candidates, prefixes = getattr(st, "candidates", None) or [], [list(h.tokens) for h in previous] or [[]]
+        require(all(isinstance(getattr(c, "parent", None), Integral) and 0 <= c.parent < len(prefixes)
+                    and isinstance(getattr(c, "token", None), Integral) for c in candidates),
+                f"step {st.step}: a candidate's parent is not an index into the previous step's kept hypotheses")
+        frame = [BeamEntry(words(prefixes[c.parent] + [c.token]), float(c.score), c.status, float(c.log_prob),
+                           c.rank, c.score_rank) for c in candidates]
+        if not candidates:
+            stopped = {tuple(h.tokens) for h in st.finished if not h.finished}  # cut by max_len: now in the pool
+            frame = [BeamEntry(words(h.tokens), float(h.score), "kept", float(h.log_prob)) for h in st.kept
+                     if tuple(h.tokens) not in stopped]
+            frame += [BeamEntry(words(h.tokens) + ((EOS,) if h.finished else ()), float(h.score),
+                                "finished" if h.finished else "stopped", float(h.log_prob)) for h in st.finished]
+        continued = {e.tokens[:-1] for e in frame if e.status != "dropped"}
         frame.extend(BeamEntry(words(h.tokens), float(h.score), "pruned", float(h.log_prob))
-                     for h in previous if tuple(h.tokens) not in continued)
+                     for h in previous if words(h.tokens) not in continued)
         frames.append(frame)
         previous = list(st.kept)
     return frames
@@ -518,9 +551,10 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
     """The beam at one step of beam search: every hypothesis with its partial translation and score.
 
     One horizontal bar per hypothesis, best score at the top; blue = kept in the beam,
-    green = finished (ended with ``<eos>``), orange = stopped by ``max_len``, grey = pruned
-    at this step (listed below the others). The bar is the score (a log-probability: the bars
-    extend left of zero, shorter is better). Wu et al. (2016), sec. 7.
+    green = finished (ended with ``<eos>``), orange = stopped by ``max_len``, light grey =
+    candidates dropped and grey = hypotheses pruned at this step (listed below the others). The
+    bar is the score (a log-probability: the bars extend left of zero, shorter is better); ▲ / ▼
+    beside a rank: the coverage penalty promoted / demoted that candidate. Wu et al. (2016), sec. 7.
 
     ``frames``: one list of :class:`BeamEntry` per step (:func:`beam_frames`); ``step``: 0-based;
     ``max_rows``: draw at most this many hypotheses (the best).
@@ -535,7 +569,7 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
     title = check_text(title, "title")
     step = check_step(step, len(frames))
     max_rows = check_int(max_rows, "max_rows", low=1)
-    order = {"kept": 0, "finished": 0, "stopped": 0, "pruned": 1}
+    order = {"kept": 0, "finished": 0, "stopped": 0, "dropped": 1, "pruned": 2}
     entries = sorted(frames[step], key=lambda e: (order[e.status], -e.score))[:max_rows]
     counts = {k: sum(e.status == k for e in frames[step]) for k in BEAM_COLORS}
     fig = Figure(figsize=(8, 0.42 * max(len(entries), 2) + 1.3), layout="constrained")
@@ -548,9 +582,10 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
     ax.barh(y, np.nan_to_num(finite, nan=0.0), color=[BEAM_COLORS[e.status] for e in entries], height=0.7)
     for yi, e, v in zip(y, entries, finite):
         ax.text(0.02 * span, yi, _text(e.tokens, pieces) or "(empty)", va="center", ha="left", fontsize=9,
-                color="#777777" if e.status == "pruned" else "black")
+                color="#777777" if order[e.status] else "black")
         ax.text(v if np.isfinite(v) else 0.0, yi, f"{v:.2f} ", va="center", ha="right", fontsize=8)
-    ax.set_yticks(y, [f"{i + 1}" if e.status != "pruned" else "-" for i, e in enumerate(entries)])
+    ax.set_yticks(y, [(f"{i + 1}" if not order[e.status] else "" if e.moved else "-")
+                      + (MOVE_MARKS[e.moved][0] if e.moved else "") for i, e in enumerate(entries)])
     ax.set_xlim(lo - 0.25 * span, span * 1.6)
     ax.set_xticks([t for t in ax.get_xticks() if lo - 0.25 * span <= t <= 0])
     ax.legend(handles=[Patch(color=BEAM_COLORS[k], label=k) for k in BEAM_COLORS if counts[k]], loc="upper left",
@@ -558,60 +593,85 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
     ax.axvline(0, color="black", lw=0.6)
     ax.set(xlabel="score (log-probability / length penalty + coverage penalty)", ylabel="rank")
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(title or f"step {step + 1} of {len(frames)}: {counts['kept']} kept, "
-                          f"{counts['finished'] + counts['stopped']} finished, {counts['pruned']} pruned", fontsize=10)
+    done = counts["finished"] + counts["stopped"]
+    ax.set_title(title or f"step {step + 1} of {len(frames)}: {counts['kept']} kept, {done} finished, "
+                          f"{counts['dropped']} dropped, {counts['pruned']} pruned", fontsize=10)
     return fig
 
 
 def plot_beam_tree(frames: Sequence[Sequence[BeamEntry]], upto: Optional[int] = None,
-                   title: Optional[str] = None) -> Figure:
+                   title: Optional[str] = None, max_steps: Optional[int] = None) -> Figure:
     """The search tree of beam search up to step ``upto``: one column per step, one node per hypothesis.
 
     Each node shows the token a hypothesis added (its score below) and is joined to the
-    hypothesis it extends in the previous column; blue = kept, green = finished with
-    ``<eos>``, orange = stopped by ``max_len``; a hypothesis pruned at the next step is
-    crossed out (grey). Wu et al. (2016), sec. 7.
+    hypothesis it extends in the previous column; a column is in score order. Blue = kept,
+    green = finished with ``<eos>``, orange = stopped by ``max_len``; a hypothesis pruned at the
+    next step is crossed out (grey, ✕). The candidates dropped at step ``upto`` hang faintly from
+    their parents in the last column. ▲ / ▼: a candidate the coverage penalty promoted / demoted
+    (better / worse by score than by ``log P``, :attr:`BeamEntry.moved`). The length penalty
+    divides a step's candidates by one ``lp`` and never reorders them: it weighs hypotheses that
+    finish at different steps (the green nodes' scores). Wu et al. (2016), sec. 7, eq. 14.
 
-    ``upto`` is the last step drawn (0-based; default: all).
+    ``upto`` is the last step drawn (0-based; default: all); ``max_steps`` draws only the last
+    ``max_steps`` steps up to it (default: all), so long searches stay readable.
 
     Raises:
-        ValueError: empty or malformed frames. StepOutOfRange: ``upto`` outside the frames.
-        InputTypeError: ``title`` not a str.
+        ValueError: empty or malformed frames; ``max_steps`` below 1. StepOutOfRange: ``upto``
+            outside the frames. InputTypeError: ``title`` not a str.
     """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     pieces = _check_beam_frames(frames)
     title = check_text(title, "title")
     last = len(frames) - 1 if upto is None else check_step(upto, len(frames), "upto")
-    nodes: Dict[Tuple[int, Tuple[str, ...]], Tuple[float, float]] = {}
-    pruned_at = {e.tokens: t for t in range(last + 1) for e in frames[t] if e.status == "pruned"}
-    columns = [sorted((e for e in frames[t] if e.status != "pruned"), key=lambda e: -e.score) for t in range(last + 1)]
-    height = max((len(c) for c in columns), default=1)
-    fig = Figure(figsize=(max(4.0, 1.5 * (last + 1) + 1.5), max(2.5, 0.45 * height + 1.3)), layout="constrained")
+    first = 0 if max_steps is None else max(0, last + 1 - check_int(max_steps, "max_steps", low=1))
+    pruned_at = {e.tokens: t for t in range(first, last + 1) for e in frames[t] if e.status == "pruned"}
+    columns = {t: sorted((e for e in frames[t] if e.status != "pruned" and (t == last or e.status != "dropped")),
+                         key=lambda e: (e.status == "dropped", -e.score)) for t in range(first, last + 1)}
+    height = max(max(len(c) for c in columns.values()), 1)
+    fig = Figure(figsize=(max(4.0, 1.1 * (last - first + 1) + 3.0), max(2.5, 0.45 * height + 1.3)),
+                 layout="constrained")
     ax = fig.subplots()
-    for t, live in enumerate(columns):
+    nodes: Dict[Tuple[int, Tuple[str, ...]], Tuple[float, float]] = {}
+    shown, grey = set(), {"color": "#555555", "ha": "center", "va": "center"}
+    for t, live in columns.items():
         for r, e in enumerate(live):
             x, y = float(t), -float(r)
             nodes[(t, e.tokens)] = (x, y)
-            parent = nodes.get((t - 1, e.tokens[:-1])) if t > 0 else (-1.0, 0.0)
+            faint, crossed = e.status == "dropped", pruned_at.get(e.tokens) == t + 1 and e.status == "kept"
+            parent = nodes.get((t - 1, e.tokens[:-1])) if t > first else (first - 1.0, 0.0)
             if parent is not None:
-                ax.plot([parent[0] + 0.12, x - 0.12], [parent[1], y], color="#999999", lw=0.8, zorder=1)
-            crossed = pruned_at.get(e.tokens) == t + 1 and e.status == "kept"
+                ax.plot([parent[0] + 0.12, x - 0.12], [parent[1], y], color="#bbbbbb" if faint else "#999999",
+                        lw=0.8, ls=":" if faint else "-", zorder=1, gid="edge")
             word = _shown(e.tokens, pieces)[-1] if e.tokens else "(empty)"
-            ax.text(x, y, word, ha="center", va="center", fontsize=8, zorder=2, color="#555555" if crossed else "white",
-                    bbox={"boxstyle": "round,pad=0.25", "fc": "#bbbbbb" if crossed else BEAM_COLORS[e.status],
-                          "ec": "none", "alpha": 0.9})
-            ax.text(x, y - 0.32, f"{e.score:.2f}" + (" ✕" if crossed else ""), ha="center", va="center",
-                    fontsize=6.5, color="#555555")
-    ax.text(-1.0, 0.0, "<sos>", ha="center", va="center", fontsize=8,
-            bbox={"boxstyle": "round,pad=0.25", "fc": "#eeeeee", "ec": "none"})
-    ax.set(xlim=(-1.6, last + 0.6), ylim=(-height + 0.4, 0.6), yticks=[])
-    ax.set_xticks(range(last + 1), [f"step {t + 1}" for t in range(last + 1)], fontsize=8)
+            ax.text(x, y, word, fontsize=8, zorder=2, gid="node-" + ("pruned" if crossed else e.status),
+                    **{**grey, "color": "#555555" if crossed or faint else "white"},
+                    bbox={"boxstyle": "round,pad=0.25", "fc": BEAM_COLORS["pruned" if crossed else e.status],
+                          "ec": "none", "alpha": 0.6 if faint else 0.9})
+            ax.text(x, y - 0.32, f"{e.score:.2f}" + (" ✕" if crossed else ""), fontsize=6.5, **grey)
+            if e.moved:
+                mark, color = MOVE_MARKS[e.moved]
+                ax.text(x + 0.3, y - 0.32, mark, fontsize=7, gid=e.moved, **{**grey, "color": color})
+            shown |= {e.status, e.moved, "pruned" if crossed else None}
+    ax.text(first - 1.0, 0.0, "<sos>" if first == 0 else "…", fontsize=8,
+            bbox={"boxstyle": "round,pad=0.25", "fc": "#eeeeee", "ec": "none"}, **grey)
+    labels = {"kept": "kept", "finished": "finished (<eos>)", "stopped": "stopped (max_len)",
+              "dropped": "dropped at this step", "pruned": "pruned at the next step ✕"}
+    handles = [Patch(color=BEAM_COLORS[k], label=v) for k, v in labels.items() if k in shown] + [
+        Line2D([], [], ls="", marker="^" if k == "promoted" else "v", color=c, label=f"{k} by the coverage penalty")
+        for k, (_, c) in MOVE_MARKS.items() if k in shown]
+    ax.legend(handles=handles, loc="upper left", fontsize=7, frameon=False, bbox_to_anchor=(1.0, 1.0))
+    ax.set(xlim=(first - 1.6, last + 0.6), ylim=(-height + 0.4, 0.6), yticks=[])
+    ax.set_xticks(range(first, last + 1), [f"step {t + 1}" for t in range(first, last + 1)], fontsize=8)
     ax.spines[["top", "right", "left"]].set_visible(False)
-    ax.set_title(title or f"beam search tree, steps 1 to {last + 1} of {len(frames)}", fontsize=10)
+    ax.set_title(title or f"beam search tree, steps {first + 1} to {last + 1} of {len(frames)}", fontsize=10)
     return fig
 
 
 def beam_step_caption(frames: Sequence[Sequence[BeamEntry]], step: int) -> str:
-    """HTML caption for :func:`plot_beam_step`: what the beam holds at ``step`` (pure).
+    """HTML caption for :func:`plot_beam_step` and :func:`plot_beam_tree`: what the beam holds at
+    ``step``, the candidates the coverage penalty promoted or demoted and those dropped (pure).
 
     Raises:
         As :func:`plot_beam_step`.
@@ -626,7 +686,13 @@ def beam_step_caption(frames: Sequence[Sequence[BeamEntry]], step: int) -> str:
             e = max(entries, key=lambda e: e.score)
             parts.append(f"{label}: <i>{html.escape(_text(e.tokens, pieces))}</i> ({e.score:.2f})")
     pruned = sum(e.status == "pruned" for e in frame)
-    return "; ".join(parts + ([f"{pruned} pruned"] if pruned else []))
+    lines = ["; ".join(parts + ([f"{pruned} pruned"] if pruned else []))]
+    for kind, (mark, _) in MOVE_MARKS.items():
+        moved = [f"<i>{html.escape(_text(e.tokens, pieces))}</i> ({e.status}; rank {e.rank + 1} by log P, "
+                 f"{e.score_rank + 1} by score)" for e in frame if e.moved == kind]
+        lines += [f"{mark} {kind} by the coverage penalty: " + ", ".join(moved)] if moved else []
+    dropped = [f"<i>…{html.escape(_text(e.tokens[-1:], pieces))}</i>" for e in frame if e.status == "dropped"]
+    return "<br>".join(lines + ([f"{len(dropped)} dropped: " + ", ".join(dropped)] if dropped else []))
 
 
 def format_n_best(n_best: Sequence[Tuple[Sequence[str], float]]) -> str:

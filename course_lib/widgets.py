@@ -32,8 +32,8 @@ from .checks import InputTypeError, check_choice, check_int, check_real, check_t
 from .data import EOS
 from .explorer import (EXAMPLE_DECODER_STATE, EXAMPLE_ENCODER_STATES, EXPLORER_SCORE_NAMES, attention_steps,
                        describe_step, format_steps, plot_attention_steps, plot_explorer)
-from .viz import (beam_frames, beam_step_caption, figure_to_png, format_n_best, plot_attention, plot_beam_step,
-                  plot_beam_tree, stepper_frame)
+from .viz import (beam_frames, beam_step_caption, display_text, figure_to_png, format_n_best, plot_attention,
+                  plot_beam_step, plot_beam_tree, stepper_frame)
 
 __all__ = ["PlaySlider", "play_slider", "decoder_stepper", "what_if_prefix", "attention_animation", "stepper_frame",
            "score_function_explorer", "four_steps_animation", "BeamView", "beam_view", "beam_explorer",
@@ -279,7 +279,8 @@ def decoder_stepper(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, k
         frame_caption, image.value = stepper_frame(trace, state["src"], i)
         chosen = [f"step {j + 1}: <b>{html.escape(t.token)}</b> instead of {html.escape(t.topk_tokens[0])}"
                   for j, t in enumerate(trace) if getattr(t, "forced", False) and t.token != t.topk_tokens[0]]
-        caption.value = (frame_caption + f"<br><b>translation:</b> {html.escape(' '.join(t.token for t in trace))}"
+        words = display_text([t.token for t in trace])
+        caption.value = (frame_caption + f"<br><b>translation:</b> {html.escape(words)}"
                          + ("<br><b>what if:</b> " + "; ".join(chosen) if chosen else ""))
         choice.options = list(dict.fromkeys(s.topk_tokens + [s.token]))
         choice.value = s.token
@@ -493,6 +494,9 @@ def four_steps_animation(
 
 
 # -- lesson 05: beam search -------------------------------------------------------------------
+#: The beam explorer's tree shows at most this many steps, up to the current one.
+BEAM_TREE_STEPS = 8
+
 @dataclass
 class BeamView:
     """One beam search, ready to draw (:func:`beam_view`): ``frames`` (per step, :class:`course_lib.viz.BeamEntry`
@@ -563,12 +567,14 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
                   max_beam_size: int = 10, interval_ms: int = 1200):
     """The beam explorer: sliders for beam size, α and β, Play + a step slider, and the search tree.
 
-    At every step of beam search (Wu et al. 2016, sec. 7) it draws the hypotheses kept, finished
-    and pruned (:func:`course_lib.viz.plot_beam_step`) and the search tree so far
-    (:func:`course_lib.viz.plot_beam_tree`); below, the final n-best list. A new setting reruns the
-    search (:func:`beam_view`), so the tree shows what the length and coverage penalties promote or
-    drop. Arguments as for :func:`decoder_stepper`; beam_size ``1 .. max_beam_size``, alpha
-    ``0 .. 2``, beta ``0 .. 1`` (disabled without attention), n_best hypotheses listed.
+    At every step of beam search (Wu et al. 2016, sec. 7) it draws the hypotheses kept, finished,
+    dropped and pruned (:func:`course_lib.viz.plot_beam_step`) and the search tree of the last
+    :data:`BEAM_TREE_STEPS` steps (:func:`course_lib.viz.plot_beam_tree`: the step's dropped
+    candidates, ▲ / ▼ where the coverage penalty reorders them), named in the caption; below, the
+    final n-best list. A new setting reruns the search (:func:`beam_view`), so the tree shows what
+    the length and coverage penalties promote or drop. Arguments as for :func:`decoder_stepper`;
+    beam_size ``1 .. max_beam_size``, alpha ``0 .. 2``, beta ``0 .. 1`` (disabled without
+    attention), n_best hypotheses listed.
 
     Returns:
         ``ipywidgets.VBox`` (class ``beam-explorer``; parts ``beam-size``, ``beam-alpha``,
@@ -598,7 +604,7 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
         if view is not None:
             if i not in state["pngs"]:
                 state["pngs"][i] = (figure_to_png(plot_beam_step(view.frames, i)),
-                                    figure_to_png(plot_beam_tree(view.frames, upto=i)))
+                                    figure_to_png(plot_beam_tree(view.frames, upto=i, max_steps=BEAM_TREE_STEPS)))
             image.value, tree.value = state["pngs"][i]
             caption.value = beam_step_caption(view.frames, i)
 

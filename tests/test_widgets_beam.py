@@ -158,8 +158,8 @@ def test_beam_view_cut_by_max_len_lists_each_hypothesis_once():
     view = widgets.beam_view(model, ["w1", "w2"], VOCAB, VOCAB, beam_size=3, n_best=3, max_len=3)
     assert len(view.frames) == 3
     last = view.frames[-1]
-    assert {e.status for e in last} <= {"stopped", "pruned"} and sum(e.status == "stopped" for e in last) == 3
-    listed = [e.tokens for e in last if e.status != "pruned"]
+    assert {e.status for e in last} <= {"stopped", "dropped", "pruned"} and sum(e.status == "stopped" for e in last) == 3
+    listed = [e.tokens for e in last if e.status not in ("dropped", "pruned")]  # dropped: candidates left out
     assert len(listed) == len(set(listed)), "a hypothesis stopped by max_len is not also shown as kept"
     assert all(EOS not in tokens for tokens, _ in view.n_best) and len(view.n_best) == 3
 
