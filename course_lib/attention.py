@@ -36,12 +36,10 @@ step-independent part of a score (``W_a h_s``, ``U_a h_s``, ``W_K h_s``) is
 :meth:`Attention.project_keys`: a decoder computes it once per batch and passes it as
 ``proj_keys=`` at every step. The weights are returned, never kept as module state.
 
-**Checked at the door.** :meth:`Attention.forward` checks its arguments' shapes, dtypes and
-devices -- metadata only: it never reads a tensor value, so it never makes the host wait for
-a GPU. A mask with a row that is all padding therefore gives NaN weights for that row: build
-masks with :func:`course_lib.utils.lengths_to_pad_mask` (it refuses a length of 0) or check
-them once per batch with :func:`check_mask`. A model validates its batch once in ``encode``
-and calls :meth:`Attention.attend` -- the same computation without the checks -- at every step.
+**Checked at the door.** :meth:`Attention.forward` and :func:`masked_softmax` check their
+arguments and read values once per call (NaN, a mask row that is all padding). A model checks
+its batch once in ``encode`` and calls :meth:`Attention.attend` -- the same computation without
+checks or host reads -- at every step.
 """
 
 from __future__ import annotations
@@ -72,16 +70,14 @@ def _fit_mask(mask: Tensor, shape: Sequence[int], device: Optional[torch.device]
     m = mask
     while m.dim() < len(shape):
         m = m.unsqueeze(-2)
-    if m.dim() != len(shape) or any(a not in (1, b) for a, b in zip(m.shape, shape)):
-        raise ValueError(f"mask {tuple(mask.shape)} does not fit scores {tuple(shape)}: give [B, S] or [B, T, S]")
+    require(m.dim() == len(shape) and all(a in (1, b) for a, b in zip(m.shape, shape)),
+            f"mask {tuple(mask.shape)} does not fit scores {tuple(shape)}: give [B, S] or [B, T, S]")
     return m
 
 
 def check_mask(mask: Tensor, shape: Sequence[int], dim: int = -1) -> None:
-    """Check a padding mask against scores of shape ``(B, S)`` or ``(B, T, S)``, values included.
-
-    It reads the mask on the host (on a GPU: a synchronisation), so call it once per batch,
-    never per decoding step. A size of 1 broadcasts; ``[B, S]`` is used as ``[B, 1, S]``.
+    """Check a padding mask against scores ``(B, S)`` or ``(B, T, S)`` (``[B, S]`` is used as
+    ``[B, 1, S]``), values included: a host read, so once per batch, never per decoding step.
 
     Raises:
         InputTypeError: ``mask`` is not a bool tensor. ValueError: it does not fit ``shape``, or
@@ -94,18 +90,17 @@ def check_mask(mask: Tensor, shape: Sequence[int], dim: int = -1) -> None:
 
 
 def _softmax(scores: Tensor, mask: Optional[Tensor], dim: int = -1) -> Tensor:
-    if mask is None:
-        return F.softmax(scores, dim=dim)
-    while mask.dim() < scores.dim():
-        mask = mask.unsqueeze(-2)  # [B, S] -> [B, 1, S] against [B, T, S] scores
-    return F.softmax(scores.masked_fill(mask, float("-inf")), dim=dim)  # exp(-inf) = 0.0 exactly
+    if mask is not None:
+        while mask.dim() < scores.dim():
+            mask = mask.unsqueeze(-2)  # [B, S] -> [B, 1, S] against [B, T, S] scores
+        scores = scores.masked_fill(mask, float("-inf"))  # exp(-inf) = 0.0 exactly
+    return F.softmax(scores, dim=dim)
 
 
 def masked_softmax(scores: Tensor, mask: Optional[Tensor], dim: int = -1) -> Tensor:
     """Softmax over ``dim`` that gives padded positions exactly zero weight (fp32, fp16, bf16).
 
-    ``softmax(scores with padded positions set to -inf)``. A public door: it reads the mask's
-    values once (:func:`check_mask`); the models' per-step path uses the unchecked softmax.
+    ``softmax(scores with padded positions set to -inf)``; reads the mask once (:func:`check_mask`).
 
     Args:
         scores: ``[B, S]`` or ``[B, T, S]``, floating point.
@@ -161,12 +156,11 @@ class Attention(nn.Module):
 
     def _check_widths(self, query_width: Optional[int], key_width: Optional[int], src_len: int) -> None:
         """The widths (and, for ``location``, source length) the module was built for; ``None``: unknown."""
-        if self.same_width and None not in (query_width, key_width) and query_width != key_width:
-            raise ValueError(f"{type(self).__name__} needs query and keys of the same size, got {query_width} and "
-                             f"{key_width}: use 'general' or 'additive' for different sizes")
+        name = type(self).__name__
+        require(not self.same_width or None in (query_width, key_width) or query_width == key_width,
+                f"{name} needs query and keys of the same size, got {query_width} and {key_width}: use 'general'")
         for what, got, want in (("queries", query_width, self.query_dim), ("keys", key_width, self.key_dim)):
-            if None not in (got, want) and got != want:
-                raise ValueError(f"{type(self).__name__} was built for {what} of width {want}, got width {got}")
+            require(None in (got, want) or got == want, f"{name} was built for {what} of width {want}, got {got}")
 
     def project_keys(self, keys: Tensor) -> Tensor:
         """The step-independent part of the score, once per source batch: ``[B, S, Hk] -> [B, S, P]``.
@@ -220,12 +214,11 @@ class Attention(nn.Module):
                      kind="float", device=dev)
         if proj_keys is not None:
             check_tensor(proj_keys, "proj_keys", shape=(B, S, self.proj_dim(Hk)), kind="float", device=dev)
-        if keys.numel() == 0:
-            raise ValueError(f"keys are empty (shape {(B, S, Hk)}): attention needs a sentence, a position, a feature")
+        require(keys.numel(), f"keys are empty (shape {(B, S, Hk)}): attention needs a sentence, a position, a feature")
         self._check_widths(query.size(-1), Hk, S)
         dtypes = {t.dtype for t in (query, keys, values) if t is not None} | {p.dtype for p in self.parameters()}
-        if len(dtypes) > 1 and not torch.is_autocast_enabled(dev.type):
-            raise InputTypeError(f"inputs and parameters have different dtypes {sorted(map(str, dtypes))}: convert")
+        require(len(dtypes) == 1 or torch.is_autocast_enabled(dev.type),
+                f"inputs and parameters have different dtypes {sorted(map(str, dtypes))}: convert", InputTypeError)
         if mask is not None:
             _fit_mask(mask, (B, S) if query.dim() == 2 or not self.mask_3d else (B, query.size(1), S), dev)
 
@@ -233,28 +226,23 @@ class Attention(nn.Module):
                 proj_keys: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
         """Attend from ``query`` over ``keys``: ``(context, weights)`` (shapes in the module docstring).
 
-        ``proj_keys``, when given, is used as is (``project_keys`` is not called again).
-
-        A public door: besides :meth:`check_inputs` (metadata) it reads values once per call -- a
-        mask row that is all padding and NaN/infinite inputs are refused. The models validate a
-        batch once in ``encode`` and call :meth:`attend` at every decoder step (no host reads).
+        ``proj_keys``, when given, is used as is. Besides :meth:`check_inputs` (metadata) it reads
+        values once per call; a model's decoder steps call :meth:`attend` instead.
 
         Raises:
             InputTypeError, ValueError: as :meth:`check_inputs`; ValueError: a mask row that is
                 all padding, or NaN/infinite values in the inputs.
         """
         self.check_inputs(query, keys, values, mask, proj_keys)
-        tensors = [t for t in (query, keys, values, proj_keys) if t is not None]
-        require(all(bool(torch.isfinite(t).all()) for t in tensors),
-                "query, keys, values or proj_keys hold NaN or infinite values")
+        finite = all(bool(torch.isfinite(t).all()) for t in (query, keys, values, proj_keys) if t is not None)
+        require(finite, "query, keys, values or proj_keys hold NaN or infinite values")
         if mask is not None:
             check_mask(mask, tuple(mask.shape))  # its fit was checked above; here: no row all padding
         return self.attend(query, keys, values, mask, proj_keys)
 
     def attend(self, query: Tensor, keys: Tensor, values: Optional[Tensor] = None, mask: Optional[Tensor] = None,
                proj_keys: Optional[Tensor] = None) -> tuple[Tensor, Tensor]:
-        """:meth:`forward` without the checks, for a decoder step whose batch was validated once (in
-        the model's ``encode``): wrong input fails inside torch, or not at all."""
+        """:meth:`forward` without checks, for decoder steps of a batch checked once in ``encode``."""
         values = keys if values is None else values
         scores = self._scores(query, self._project(keys) if proj_keys is None else proj_keys)
         weights = _softmax(scores, mask)  # [B, S] or [B, T, S]
@@ -269,8 +257,7 @@ class Attention(nn.Module):
 class DotAttention(Attention):
     """Dot-product score ``h_t . h_s`` (Luong et al. 2015, sec. 3.1, "dot"). No parameters; ``Hq == Hk``.
 
-    The course's numeric example: ``h_t = [10, 5, 10]`` against ``[0,1,1], [5,0,1], [1,1,0],
-    [0,5,1]`` scores ``15, 60, 15, 35``.
+    E.g. ``h_t = [10, 5, 10]`` against ``[0,1,1], [5,0,1], [1,1,0], [0,5,1]`` scores ``15, 60, 15, 35``.
 
     Raises:
         ValueError: bad ``temperature``; query and keys of different sizes (in :meth:`forward`).
@@ -300,7 +287,7 @@ class GeneralAttention(Attention):
     ``[B, S, Hq]`` once, so that each step is a dot product.
 
     Raises:
-        ValueError: a size that is not a positive integer; bad ``temperature``.
+        ValueError: a size below 1, a bad ``temperature`` (InputTypeError: a wrong type).
     """
 
     def __init__(self, query_dim: int, key_dim: int, temperature: float = 1.0) -> None:
@@ -326,7 +313,7 @@ class AdditiveAttention(Attention):
     so :class:`course_lib.models.BahdanauSeq2Seq` can pass ``U_a h_s + b`` with its own bias.
 
     Raises:
-        ValueError: a size that is not a positive integer; bad ``temperature``.
+        ValueError: a size below 1, a bad ``temperature`` (InputTypeError: a wrong type).
     """
 
     def __init__(self, query_dim: int, key_dim: int, attn_dim: int, temperature: float = 1.0) -> None:
@@ -355,8 +342,7 @@ class LocationAttention(Attention):
     usual). The values are still averaged with these weights.
 
     Raises:
-        ValueError: a size that is not a positive integer; bad ``temperature``;
-            ``S > max_src_len`` (in :meth:`forward`, :meth:`project_keys`, :meth:`score`).
+        ValueError: a size below 1, a bad ``temperature``; ``S > max_src_len`` (when attending).
     """
 
     def __init__(self, query_dim: int, max_src_len: int, temperature: float = 1.0) -> None:
@@ -366,8 +352,7 @@ class LocationAttention(Attention):
 
     def _check_widths(self, query_width: Optional[int], key_width: Optional[int], src_len: int) -> None:
         super()._check_widths(query_width, key_width, src_len)
-        if src_len > self.max_src_len:
-            raise ValueError(f"S={src_len} source positions but max_src_len={self.max_src_len}: raise max_src_len")
+        require(src_len <= self.max_src_len, f"S={src_len} positions but max_src_len={self.max_src_len}: raise max_src_len")
 
     def _score(self, query: Tensor, proj_keys: Tensor) -> Tensor:
         return self.W_a(query)[..., : proj_keys.size(1)]  # [B, T, S]
@@ -385,7 +370,7 @@ class QueryKeyAttention(Attention):
     ``(64, 16)``. ``W_Q``, ``W_K``: ``nn.Linear(Hq, A)``, ``nn.Linear(Hk, A)`` without bias.
 
     Raises:
-        ValueError: a size that is not a positive integer; bad ``temperature``.
+        ValueError: a size below 1, a bad ``temperature`` (InputTypeError: a wrong type).
     """
 
     def __init__(self, query_dim: int, key_dim: int, attn_dim: int, temperature: float = 1.0) -> None:
@@ -427,14 +412,12 @@ def make_attention(name: str, query_dim: int, key_dim: int, attn_dim: Optional[i
             with ``query_dim != key_dim``; a size below 1 (also one the score ignores); a bad temperature.
     """
     key = check_text(name, "name").strip().lower().replace("-", "_").replace(" ", "_")
-    if key not in SCORE_FUNCTIONS:
-        raise ValueError(f"unknown score function {name!r}; choose one of {', '.join(SCORE_FUNCTIONS)}")
-    query_dim, key_dim = check_int(query_dim, "query_dim", low=1), check_int(key_dim, "key_dim", low=1)
+    require(key in SCORE_FUNCTIONS, f"unknown score function {name!r}; choose one of {', '.join(SCORE_FUNCTIONS)}")
+    query_dim, key_dim, max_src_len = (check_int(v, n, low=1) for n, v in
+                                       (("query_dim", query_dim), ("key_dim", key_dim), ("max_src_len", max_src_len)))
     attn_dim = check_int(attn_dim, "attn_dim", low=1, allow_none=True) or key_dim
-    max_src_len = check_int(max_src_len, "max_src_len", low=1)
     if key in ("dot", "scaled_dot"):
-        if query_dim != key_dim:
-            raise ValueError(f"{key!r} needs query_dim == key_dim, got {query_dim} and {key_dim}: use 'general'")
+        require(query_dim == key_dim, f"{key!r} needs query_dim == key_dim, got {query_dim} and {key_dim}: use 'general'")
         return SCORE_FUNCTIONS[key](temperature=temperature)
     if key == "general":
         return GeneralAttention(query_dim, key_dim, temperature=temperature)

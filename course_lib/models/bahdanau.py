@@ -50,8 +50,7 @@ class BahdanauConfig(ModelConfig):
             ``"both"`` (the tutorial): ``s_0 = tanh(W_s [h_S_forward; h_1_backward])``.
 
     Raises:
-        ValueError: a size below 1, ``dropout`` outside ``[0, 1)``, another ``init_from``
-            (the message names the field).
+        ValueError: a size below 1, ``dropout`` outside ``[0, 1)``, another ``init_from``.
     """
 
     emb_dim: int = 128
@@ -73,13 +72,7 @@ class BahdanauConfig(ModelConfig):
 class BahdanauSeq2Seq(Seq2Seq):
     """RNNsearch (Bahdanau et al. 2015, sec. 3 and appendix A) on the course's interface.
 
-    Decoder step ``i`` (the equations of the module docstring)::
-
-        e_ij  = v_a^T tanh(W_a s_{i-1} + U_a h_j + b)    alpha_i = masked softmax_j(e_ij)
-        c_i   = sum_j alpha_ij h_j                       s_i = GRU([E y_{i-1}; c_i], s_{i-1})
-        logits_i = W_o [s_i; c_i; E y_{i-1}] + b_o
-
-    The alignment model is :class:`course_lib.attention.AdditiveAttention` (``W_a``, ``U_a``,
+    Decoder step ``i``: the equations of the module docstring. The alignment model is :class:`course_lib.attention.AdditiveAttention` (``W_a``, ``U_a``,
     ``v_a``, no bias, as in A.1.2) plus this model's ``attn_bias`` ``b`` ``[A]`` (initialised
     to 0) added to the projected keys: **not in the paper**; it gives the alignment model the
     parameters of the tutorial's ``Linear(H + 2 H_enc -> A) + v``, so the benchmark compares
@@ -92,12 +85,6 @@ class BahdanauSeq2Seq(Seq2Seq):
     Encoder dictionary: ``enc_outputs [B, S, 2 H_enc]`` (0 at padding), ``src_pad_mask [B, S]``,
     ``proj_keys [B, S, A]`` (``U_a h_j + b``, once per batch), ``h0 [B, H]`` (``s_0``).
     Decoder state: ``{"h": s [B, H]}``.
-
-    Example::
-
-        model = BahdanauSeq2Seq(len(data.src_vocab), len(data.tgt_vocab), BahdanauConfig())
-        enc = model.encode(batch.src, batch.src_lens)
-        step = model.decode_step(batch.tgt[:, 0], model.init_state(enc), enc)  # logits [B, V], attn_weights [B, S]
 
     Raises:
         InputTypeError, ValueError: a bad ``config`` or vocabulary argument (see :class:`Seq2Seq`).

@@ -1,8 +1,5 @@
-"""The :class:`Seq2Seq` interface every model of the course implements, and what they share.
-
-A model is used three ways: training (:meth:`Seq2Seq.forward`), search
-(:mod:`course_lib.decoding`) and the widgets that step the decoder one word at a time. Each
-model file holds only its paper's pieces:
+"""The :class:`Seq2Seq` interface of every model of the course. Each model file holds only its
+paper's pieces:
 
 =========================  ===========================================================
 ``encode(src, src_lens)``  once per source batch; starts with :meth:`Seq2Seq.source_pad_mask`,
@@ -14,15 +11,11 @@ model file holds only its paper's pieces:
 ``output(features)``       the readout: features -> logits ``[..., V]``
 =========================  ===========================================================
 
-and this class composes them: :meth:`Seq2Seq.decode_step` is
-``output(step(embed(prev_tokens)))`` (search, widgets), and :meth:`Seq2Seq.forward` runs the
-same three functions in the packed training loop of :mod:`course_lib.models.packed`, at any
-teacher-forcing ratio. A model whose decoder never reads its own output may add
-:meth:`Seq2Seq.forward_teacher_forced` (every position at once, teacher forcing 1).
-
-Everything is exchanged as dictionaries of **batch-first** tensors, so that search can
-reorder hypotheses with :func:`select_batch` without knowing the model. Encoder keys used
-everywhere: ``enc_outputs [B, S, H_enc]`` and ``src_pad_mask [B, S]`` (True at padding).
+and this class composes them: :meth:`Seq2Seq.decode_step` (search, widgets) is
+``output(step(embed(prev_tokens)))``; :meth:`Seq2Seq.forward` (training) runs the same three in
+the packed loop of :mod:`course_lib.models.packed`. Everything is exchanged as dictionaries of
+**batch-first** tensors, so that search reorders hypotheses with :func:`select_batch`. Encoder
+keys used everywhere: ``enc_outputs [B, S, H_enc]`` and ``src_pad_mask [B, S]`` (True at padding).
 """
 
 from __future__ import annotations
@@ -33,7 +26,7 @@ from typing import Any, Dict, Mapping, Optional
 import torch
 from torch import Tensor, nn
 
-from ..checks import InputTypeError, check_choice, check_flag, check_int, check_real, check_tensor
+from ..checks import InputTypeError, check_choice, check_flag, check_int, check_real, check_tensor, require
 from ..utils import dataclass_from_dict, lengths_to_pad_mask
 
 __all__ = ["Seq2Seq", "StepOutput", "Seq2SeqOutput", "select_batch", "lengths_to_pad_mask", "check_source",
@@ -47,8 +40,7 @@ class ModelConfig:
 
     A subclass is a ``@dataclass`` that states its rules in class attributes (not fields):
     ``sizes`` (integers >= 1, or ``low[name]``), ``fractions`` (in ``[0, 1)``), ``choices``
-    (field -> allowed values) and ``flags`` (bools). The dataclass' ``__init__`` checks them,
-    and so does the model (a field may have changed since).
+    (field -> allowed values) and ``flags`` (bools). Checked when made and again by the model.
     """
 
     sizes: tuple = ()
@@ -89,15 +81,12 @@ class ModelConfig:
 
 def _check_ids(ids: Tensor, name: str, vocab_size: int) -> None:
     lo, hi = (int(v) for v in torch.aminmax(ids))  # a host read: once per batch
-    if lo < 0 or hi >= vocab_size:
-        raise ValueError(f"{name} holds ids in [{lo}, {hi}], outside the vocabulary [0, {vocab_size}) of the model")
+    require(0 <= lo and hi < vocab_size, f"{name} holds ids in [{lo}, {hi}], outside the vocabulary [0, {vocab_size})")
 
 
 def check_source(src: Tensor, src_lens: Tensor, vocab_size: int) -> Tensor:
-    """Check a padded source batch, values included, and return its ``src_pad_mask`` ``[B, S]``.
-
-    It reads the ids' range and the lengths on the host: run it once per batch (a model's
-    ``encode``), never per step.
+    """Check a padded source batch, values included (a host read: once per batch, in ``encode``),
+    and return its ``src_pad_mask`` ``[B, S]``.
 
     Args:
         src: ``[B, S]`` integer ids in ``[0, vocab_size)``. src_lens: ``[B]`` integers in ``[1, S]``.
@@ -116,21 +105,19 @@ def check_source(src: Tensor, src_lens: Tensor, vocab_size: int) -> Tensor:
 def select_batch(tensors: TensorDict, index: Tensor) -> TensorDict:
     """Rows ``index`` (``[B']`` integers) of every batch-first tensor in ``tensors``, as a new dict.
 
-    Beam search reorders and repeats hypotheses with it. Only metadata is checked: an index out
-    of range surfaces as torch's own error.
+    Beam search reorders hypotheses with it. Only metadata is checked (torch refuses a row out of range).
 
     Raises:
         InputTypeError: ``tensors`` is not a dictionary of tensors with a batch dimension (0-d
             tensors are refused), or ``index`` is not a 1-D integer tensor.
     """
-    bad = [k for k, v in tensors.items() if not isinstance(v, Tensor) or v.dim() == 0] \
-        if isinstance(tensors, Mapping) else None
-    if bad is None or bad:
-        what = type(tensors).__name__ if bad is None else \
-            f"tensors[{bad[0]!r}] is {'a 0-d tensor' if isinstance(tensors[bad[0]], Tensor) else 'not a tensor'}"
-        raise InputTypeError(f"tensors must be a dictionary of batch-first tensors, got {what}")
-    if not isinstance(index, Tensor) or index.is_floating_point() or index.dtype == torch.bool or index.dim() != 1:
-        raise InputTypeError(f"index must be a 1-D integer tensor of row numbers, got {index!r:.60}")
+    require(isinstance(tensors, Mapping), f"tensors must be a dictionary of batch-first tensors, got "
+            f"{type(tensors).__name__}", InputTypeError)
+    for k, v in tensors.items():
+        require(isinstance(v, Tensor) and v.dim(), f"tensors must hold batch-first tensors, but tensors[{k!r}] is "
+                f"{'a 0-d tensor' if isinstance(v, Tensor) else 'not a tensor'}", InputTypeError)
+    require(isinstance(index, Tensor) and index.dim() == 1 and not index.is_floating_point() and index.dtype != torch.bool,
+            f"index must be a 1-D integer tensor of row numbers, got {index!r:.60}", InputTypeError)
     index = index.long()
     return {key: value.index_select(0, index) for key, value in tensors.items()}
 
@@ -190,27 +177,16 @@ class Seq2Seq(nn.Module):
     def __init__(self, src_vocab_size: int, tgt_vocab_size: int, pad_id: int = 0, sos_id: int = 2, eos_id: int = 3,
                  config: Optional[ModelConfig] = None):
         super().__init__()
-        if self.config_class is not None:
-            self.config = self.checked_config(config, self.config_class)
+        if self.config_class is not None:  # checked again here: a field may have changed since it was made
+            self.config = config = self.config_class() if config is None else config
+            require(isinstance(config, self.config_class), f"config must be a {self.config_class.__name__} "
+                    f"(a dict: use from_dict), got {config!r:.40}", InputTypeError)
+            config.validate()
         self.src_vocab_size = check_int(src_vocab_size, "src_vocab_size", low=1)
         self.tgt_vocab_size = check_int(tgt_vocab_size, "tgt_vocab_size", low=1)
         top = min(self.src_vocab_size, self.tgt_vocab_size) - 1
         self.pad_id, self.sos_id, self.eos_id = (check_int(value, name, low=0, high=top) for name, value in
                                                  (("pad_id", pad_id), ("sos_id", sos_id), ("eos_id", eos_id)))
-
-    @staticmethod
-    def checked_config(config, config_class):
-        """``config`` checked (``config_class()`` when ``None``): what each model's ``__init__`` uses.
-
-        Raises:
-            InputTypeError: ``config`` is not a ``config_class`` (for a dict: ``config_class.from_dict``).
-            ValueError: a bad field (the config's ``validate()``, naming the field).
-        """
-        config = config_class() if config is None else config
-        if not isinstance(config, config_class):
-            raise InputTypeError(f"config must be a {config_class.__name__} (a dict: use from_dict), got {config!r:.40}")
-        config.validate()
-        return config
 
     # --- the pieces a model provides -----------------------------------------------------
     def _missing(self, name: str):
@@ -278,15 +254,13 @@ class Seq2Seq(nn.Module):
                 id outside the target vocabulary, or no real token after ``<sos>`` in the whole batch.
         """
         check_tensor(tgt, "tgt [B, T] (integer ids; batch sizes must match src)", shape=(batch_size, None), kind="int")
-        if tgt.size(0) == 0 or tgt.size(1) < 2:
-            raise ValueError(f"tgt {tuple(tgt.shape)} needs a row and at least 2 positions: nothing to predict")
+        require(tgt.size(0) and tgt.size(1) >= 2, f"tgt {tuple(tgt.shape)} needs a row and at least 2 positions: "
+                "nothing to predict")
         _check_ids(tgt, "tgt", self.tgt_vocab_size)
-        if not bool((tgt[:, 1:] != self.pad_id).any()):
-            raise ValueError("tgt holds no real token after <sos> (only padding): nothing to predict")
+        require(bool((tgt[:, 1:] != self.pad_id).any()), "tgt holds no real token after <sos>: nothing to predict")
 
     def check_step_args(self, prev_tokens: Tensor, state: TensorDict, enc: TensorDict) -> None:
-        """The checks of :meth:`decode_step`: metadata only, so they run at every step without
-        a host--device synchronisation (ids out of range are caught by :meth:`embed`).
+        """The checks of :meth:`decode_step`: metadata only, so no host--device synchronisation.
 
         Raises:
             InputTypeError: ``prev_tokens`` not an integer tensor; ``enc`` not :meth:`encode`'s
@@ -295,15 +269,14 @@ class Seq2Seq(nn.Module):
                 batch size; a key of :meth:`state_shapes` missing or of another shape.
         """
         B = len(check_tensor(prev_tokens, "prev_tokens (integer ids [B])", ndim=1, kind="int"))
-        if not (isinstance(state, dict) and isinstance(enc, dict)) or \
-                not all(torch.is_tensor(enc.get(k)) for k in self.enc_keys):
-            raise InputTypeError(f"enc must be the dict from encode() (keys {self.enc_keys}), state from init_state()")
-        expected = [("enc", k, (B,)) for k in self.enc_keys] + [("state", k, s) for k, s in self.state_shapes(B).items()]
-        for where, key, shape in expected:
+        require(isinstance(state, dict) and isinstance(enc, dict) and all(torch.is_tensor(enc.get(k)) for k in self.enc_keys),
+                f"enc must be the dict from encode() (keys {self.enc_keys}), state from init_state()", InputTypeError)
+        for where, key, shape in [("enc", k, (B,)) for k in self.enc_keys] + [("state", k, s) for k, s in
+                                                                               self.state_shapes(B).items()]:
             value = (enc if where == "enc" else state).get(key)
-            if not torch.is_tensor(value) or tuple(value.shape[:len(shape)]) != shape:
-                raise ValueError(f"{where}[{key!r}] must be {shape}... (batch size of prev_tokens: {B}), got "
-                                 f"{getattr(value, 'shape', value)}: reorder enc and state together (select_batch)")
+            require(torch.is_tensor(value) and tuple(value.shape[:len(shape)]) == shape, f"{where}[{key!r}] must be "
+                    f"{shape}... (batch size of prev_tokens: {B}), got {getattr(value, 'shape', value)}: reorder "
+                    "enc and state together (select_batch)")
 
     def decode_step(self, prev_tokens: Tensor, state: TensorDict, enc: TensorDict) -> StepOutput:
         """One target position: ``output(step(embed(prev_tokens), state, enc))``.
@@ -331,10 +304,8 @@ class Seq2Seq(nn.Module):
 
         At each position the decoder reads the gold previous word with probability
         ``teacher_forcing_ratio`` (one coin per position for the whole batch, from Python's
-        ``random``), else its own greedy prediction. The packed loop
-        (:func:`course_lib.models.packed.packed_forward`) runs ``embed``, ``step`` and
-        ``output`` on the sentences whose target is still going;
-        :meth:`forward_teacher_forced` replaces it at ratio 1 where a model has one.
+        ``random``), else its own greedy prediction (:func:`course_lib.models.packed.packed_forward`;
+        :meth:`forward_teacher_forced` at ratio 1 where a model has one).
 
         Args:
             src: ``[B, S]`` source ids; src_lens: ``[B]``; tgt: ``[B, T]``, rows ``<sos> ... <eos>``

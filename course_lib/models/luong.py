@@ -30,7 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from ..attention import Attention, _softmax, make_attention
-from ..checks import InputTypeError, check_int, check_tensor
+from ..checks import check_instance, check_int, check_tensor
 from .base import ModelConfig, Seq2Seq, Seq2SeqOutput, TensorDict, lstm_state
 from .encoders import RNNEncoder
 
@@ -69,8 +69,7 @@ class LocalPAttention(Attention):
     mask_3d = False  # the window needs each sentence's real length: a [B, S] src_pad_mask
 
     def __init__(self, score: Attention, query_dim: int, window: int = 10, pos_dim: Optional[int] = None):
-        if not isinstance(score, Attention):
-            raise InputTypeError(f"score must be a course_lib.attention.Attention module, got {type(score).__name__}")
+        check_instance(score, Attention, "score", "a course_lib.attention.Attention module")
         super().__init__(1.0, check_int(query_dim, "query_dim", low=1), score.key_dim)
         self.inner = score
         self.window = check_int(window, "window", low=1)

@@ -7,13 +7,13 @@ from typing import Any
 
 from torch import Tensor
 
-from ..checks import InputTypeError
+from ..checks import InputTypeError, require
 
 
 def check_path(path: Any, name: str) -> str:
     """``path`` (a non-empty str or ``os.PathLike``) as a str."""
-    if not isinstance(path, (str, os.PathLike)) or not str(path):
-        raise InputTypeError(f"{name} must be a non-empty path (str or pathlib.Path), got {path!r}")
+    require(isinstance(path, (str, os.PathLike)) and str(path),
+            f"{name} must be a non-empty path (str or pathlib.Path), got {path!r}", InputTypeError)
     return str(path)
 
 
@@ -21,8 +21,8 @@ def check_loader(loader: Any, name: str, need_len: bool = False) -> None:
     """``loader`` must iterate over batches (again every epoch when ``need_len``) and not be empty."""
     kind = "an iterable of course_lib.data.Batch (make_loader(...) or a list)" + (
         ", with a length: not a one-shot generator, as every epoch iterates it again" if need_len else "")
-    if isinstance(loader, (str, bytes, dict, Tensor)) or not hasattr(loader, "__iter__") or (
-            need_len and not hasattr(loader, "__len__")):
-        raise InputTypeError(f"{name} must be {kind}, got {type(loader).__name__}")
-    if hasattr(loader, "__len__") and len(loader) == 0:
-        raise ValueError(f"{name} is empty: no batches (an empty dataset, or drop_last with too large a batch_size?)")
+    ok = hasattr(loader, "__iter__") and not isinstance(loader, (str, bytes, dict, Tensor))
+    require(ok and (hasattr(loader, "__len__") or not need_len), f"{name} must be {kind}, got {type(loader).__name__}",
+            InputTypeError)
+    require(not hasattr(loader, "__len__") or len(loader), f"{name} is empty: no batches (an empty dataset, or "
+            "drop_last with too large a batch_size?)")

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from ..utils import atomic_write
-from ..checks import check_instance
+from ..checks import check_instance, require
 from ._checks import check_path
 
 COUNTERS = ("epoch", "batches_done", "global_step", "bad_epochs")
@@ -37,8 +37,8 @@ def save_checkpoint(path: str | os.PathLike, state: Dict[str, Any]) -> None:
         OSError: from the file system (the old file is kept).
     """
     path = check_path(path, "checkpoint path")
-    if "model" not in check_instance(state, dict, "state", "a dict (e.g. Trainer.state_dict())"):
-        raise ValueError("a checkpoint state must have a 'model' entry (e.g. Trainer.state_dict())")
+    check_instance(state, dict, "state", "a dict (e.g. Trainer.state_dict())")
+    require("model" in state, "a checkpoint state must have a 'model' entry (e.g. Trainer.state_dict())")
     atomic_write(path, lambda handle: torch.save(state, handle))
 
 
@@ -51,16 +51,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> Dict[
         CheckpointError: the file is not a readable course checkpoint (truncated, another format).
     """
     path = Path(check_path(path, "checkpoint path"))
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+    require(path.is_file(), f"no checkpoint at {path}", FileNotFoundError)
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as exc:  # torch raises several types for a damaged file
         state = exc
-    if not isinstance(state, dict) or "model" not in state:
-        why = f"{type(state).__name__}: {state}" if isinstance(state, Exception) else "no 'model' entry"
-        raise CheckpointError(f"{path} is not a course_lib training checkpoint ({why}); "
-                              "delete it or set resume=False")
+    why = f"{type(state).__name__}: {state}" if isinstance(state, Exception) else "no 'model' entry"
+    require(isinstance(state, dict) and "model" in state,
+            f"{path} is not a course_lib training checkpoint ({why}); delete it or set resume=False", CheckpointError)
     return state
 
 

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..checks import check_choice, check_instance, check_int, check_real, check_tensor
+from ..checks import check_choice, check_instance, check_int, check_real, check_tensor, require
 from ..data import Batch
 from ..models.base import Seq2Seq
 from ..utils import as_device, eval_mode
@@ -44,17 +44,15 @@ def sequence_loss(logits: Tensor, tgt_out: Tensor, pad_id: int, label_smoothing:
     """
     check_tensor(logits, "logits [B, T, V] (floating point)", ndim=3, kind="float")
     check_tensor(tgt_out, "tgt_out [B, T] (integer ids)", ndim=2, kind="int")
-    if logits.shape[:2] != tgt_out.shape:
-        raise ValueError(f"logits {tuple(logits.shape)} and tgt_out {tuple(tgt_out.shape)} disagree on [B, T]")
+    require(logits.shape[:2] == tgt_out.shape, f"logits {tuple(logits.shape)} and tgt_out {tuple(tgt_out.shape)} "
+            "disagree on [B, T]")
     vocab = logits.size(-1)
     check_int(pad_id, "pad_id", low=0, high=vocab - 1)
     check_real(label_smoothing, "label_smoothing", 0.0, 1.0, high_open=True)
     check_choice(reduction, "reduction", ("mean", "sum"))
-    outside = bool(((tgt_out < 0) | (tgt_out >= vocab)).any())  # tensor values: read once per call
-    nothing = reduction == "mean" and not bool((tgt_out != pad_id).any())
-    if outside or nothing:
-        raise ValueError(f"tgt_out holds ids outside [0, V={vocab})" if outside else
-                         "no target token to average the loss over: tgt_out is empty or holds only padding")
+    require(not bool(((tgt_out < 0) | (tgt_out >= vocab)).any()), f"tgt_out holds ids outside [0, V={vocab})")
+    require(reduction == "sum" or bool((tgt_out != pad_id).any()),
+            "no target token to average the loss over: tgt_out is empty or holds only padding")
     loss = token_loss_sum(logits, tgt_out, pad_id, float(label_smoothing))
     return loss / (tgt_out != pad_id).sum() if reduction == "mean" else loss
 
@@ -76,8 +74,7 @@ def loss_sums(model: nn.Module, loader, device: torch.device, autocast=None) -> 
 
 def loss_record(total: float, tokens: int) -> Dict[str, float]:
     """``{"loss", "ppl", "tokens"}`` from summed nats and a token count."""
-    if tokens == 0:
-        raise ValueError("the loader yielded no target tokens: there is nothing to evaluate")
+    require(tokens, "the loader yielded no target tokens: there is nothing to evaluate")
     loss = total / tokens
     return {"loss": loss, "ppl": math.exp(min(loss, 50.0)), "tokens": int(tokens)}
 

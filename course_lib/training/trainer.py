@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ..checks import check_flag, check_instance, check_int, check_real
+from ..checks import check_flag, check_instance, check_int, check_real, require
 from ..data import Batch
 from ..models.base import Seq2Seq
 from ..utils import as_device, autocast_dtype, dataclass_from_dict, get_device, set_seed
@@ -185,8 +185,8 @@ class Trainer:
         check_instance(device, (torch.device, str, NONE), "device", "a torch.device or a string like 'cpu'")
         check_instance(optimizer, (torch.optim.Optimizer, NONE), "optimizer", "a torch.optim.Optimizer")
         own = {id(p) for p in model.parameters()}
-        if optimizer and any(id(p) not in own for g in optimizer.param_groups for p in g["params"]):
-            raise ValueError("the optimizer has parameters that are not this model's; build it on model.parameters()")
+        require(not optimizer or all(id(p) in own for g in optimizer.param_groups for p in g["params"]),
+                "the optimizer has parameters that are not this model's; build it on model.parameters()")
         self.config = cfg = config or TrainConfig()
         self.device = as_device(device, check_available=True) if device is not None else get_device()
         self.model = self.net = model.to(self.device)  # net: what the forward pass runs (DDP wraps it)
