@@ -55,8 +55,13 @@ def require(ok: Any, message: str, error: type = ValueError) -> None:
         raise error(message)
 
 
-def _type_error(name: str, expected: str, value: Any) -> InputTypeError:
+def _type_error(name: str, expected: str, value: Any, allow_none: bool = False) -> InputTypeError:
+    expected += " or None" if allow_none else ""
     return InputTypeError(f"{name} must be {expected}, got {value!r:.60} ({type(value).__name__})")
+
+
+def _span(low: Any, high: Any) -> str:
+    return f"at least {low}" if high is None else f"at most {high}" if low is None else f"between {low} and {high}"
 
 
 def check_int(value: Any, name: str, low: Optional[int] = None, high: Optional[int] = None,
@@ -70,15 +75,11 @@ def check_int(value: Any, name: str, low: Optional[int] = None, high: Optional[i
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, Integral):
-        bound = f" >= {low}" if low is not None else ""
-        raise _type_error(name, f"an integer{bound}" + (" or None" if allow_none else ""), value)
-    value = int(value)
+        raise _type_error(name, "an integer" + (f" >= {low}" if low is not None else ""), value, allow_none)
     if (low is not None and value < low) or (high is not None and value > high):
-        span = f"between {low} and {high}" if low is not None and high is not None else (
-            f"at least {low}" if low is not None else f"at most {high}")
         hint = " (use None for no limit)" if allow_none else ""
-        raise ValueError(f"{name} must be {span}, got {value}{hint}")
-    return value
+        raise ValueError(f"{name} must be {_span(low, high)}, got {int(value)}{hint}")
+    return int(value)
 
 
 def check_real(value: Any, name: str, low: Optional[float] = None, high: Optional[float] = None,
@@ -92,18 +93,18 @@ def check_real(value: Any, name: str, low: Optional[float] = None, high: Optiona
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, Real):
-        raise _type_error(name, "a number" + (" or None" if allow_none else ""), value)
+        raise _type_error(name, "a number", value, allow_none)
     v = float(value)
-    bad = not math.isfinite(v)
-    bad = bad or (low is not None and (v <= low if low_open else v < low))
-    bad = bad or (high is not None and (v >= high if high_open else v > high))
-    if bad:
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        left = "(" if low_open or low is None else "["
-        right = ")" if high_open or high is None else "]"
-        raise ValueError(f"{name} must be a finite number in {left}{lo}, {hi}{right}, got {value!r}")
+    if not (math.isfinite(v) and (low is None or (v > low if low_open else v >= low))
+            and (high is None or (v < high if high_open else v <= high))):
+        interval = _interval(low, high, low_open, high_open)
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
     return v
+
+
+def _interval(low: Optional[float], high: Optional[float], low_open: bool, high_open: bool) -> str:
+    return (("(-inf" if low is None else f"({low:g}" if low_open else f"[{low:g}") + ", "
+            + ("inf)" if high is None else f"{high:g})" if high_open else f"{high:g}]"))
 
 
 def check_flag(value: Any, name: str) -> bool:
@@ -123,10 +124,8 @@ def check_text(value: Any, name: str, allow_none: bool = False) -> Optional[str]
     Raises:
         InputTypeError: anything else (convert with ``str()`` first).
     """
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, str):
-        raise _type_error(name, "a str" + (" or None" if allow_none else ""), value)
+    if not isinstance(value, str) and not (value is None and allow_none):
+        raise _type_error(name, "a str", value, allow_none)
     return value
 
 
@@ -145,6 +144,13 @@ def check_items(items: Any, name: str, what: str = "items") -> list:
     return list(items)
 
 
+def _non_str_item(items: list, name: str, what: str, hint: str = "") -> Optional[str]:
+    """The message naming the first item that is not a str, or None."""
+    i = next((i for i, t in enumerate(items) if not isinstance(t, str)), None)
+    return None if i is None else (f"{name} must hold str {what}, but item {i} is a {type(items[i]).__name__} "
+                                   f"({items[i]!r:.40}){hint}")
+
+
 def check_texts(texts: Any, name: str) -> list[str]:
     """``texts`` as a list of sentences (str); a bare ``str`` is refused (it would be read letter by letter).
 
@@ -152,9 +158,8 @@ def check_texts(texts: Any, name: str) -> list[str]:
         InputTypeError: a str/bytes, a dict or set, not iterable, or an item that is not a str.
     """
     texts = check_items(texts, name, "sentences (str)")
-    for i, t in enumerate(texts):
-        if not isinstance(t, str):
-            raise InputTypeError(f"{name} must hold str sentences, but item {i} is a {type(t).__name__} ({t!r:.40})")
+    message = _non_str_item(texts, name, "sentences")
+    require(message is None, message, InputTypeError)
     return texts
 
 
@@ -166,12 +171,9 @@ def check_tokens(tokens: Any, name: str, allow_empty: bool = True) -> list[str]:
         ValueError: empty, unless ``allow_empty``.
     """
     tokens = check_items(tokens, name, "str tokens")
-    for i, t in enumerate(tokens):
-        if not isinstance(t, str):
-            raise InputTypeError(f"{name} must hold str tokens, but item {i} is a {type(t).__name__} ({t!r:.40}); "
-                                 "pass one sentence's tokens at a time")
-    if not tokens and not allow_empty:
-        raise ValueError(f"{name} is empty: give at least one token")
+    message = _non_str_item(tokens, name, "tokens", "; pass one sentence's tokens at a time")
+    require(message is None, message, InputTypeError)
+    require(tokens or allow_empty, f"{name} is empty: give at least one token")
     return tokens
 
 
@@ -193,18 +195,17 @@ def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
         ValueError: anything else; the message lists the choices.
     """
     try:
-        ok = value in choices
+        if value in choices:
+            return value
     except TypeError:  # unhashable value against a set
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r:.60}")
-    return value
+        pass
+    raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r:.60}")
 
 
-_KINDS = {
-    "int": lambda dt: not dt.is_floating_point and not dt.is_complex and str(dt) != "torch.bool",
-    "float": lambda dt: dt.is_floating_point,
-    "bool": lambda dt: str(dt) == "torch.bool",
+_KINDS = {  # kind -> (what the message says, test on the dtype)
+    "int": ("integers", lambda dt: not dt.is_floating_point and not dt.is_complex and str(dt) != "torch.bool"),
+    "float": ("floating-point numbers", lambda dt: dt.is_floating_point),
+    "bool": ("bools", lambda dt: str(dt) == "torch.bool"),
 }
 
 
@@ -228,9 +229,8 @@ def check_tensor(x: Any, name: str, ndim: Optional[int | tuple[int, ...]] = None
         raise _type_error(name, "a torch.Tensor", x)
     if ndim is not None and x.dim() not in (ndim if isinstance(ndim, tuple) else (ndim,)):
         raise ValueError(f"{name} must have {ndim} dimensions, got shape {tuple(x.shape)}")
-    if kind is not None and not _KINDS[kind](x.dtype):
-        words = {"int": "integers", "float": "floating-point numbers", "bool": "bools"}[kind]
-        raise InputTypeError(f"{name} must be a tensor of {words}, got dtype {x.dtype}")
+    if kind is not None and not _KINDS[kind][1](x.dtype):
+        raise InputTypeError(f"{name} must be a tensor of {_KINDS[kind][0]}, got dtype {x.dtype}")
     if shape is not None and (x.dim() != len(shape) or any(s is not None and s != n for s, n in zip(shape, x.shape))):
         want = tuple("*" if s is None else s for s in shape)
         raise ValueError(f"{name} must have shape {want}, got {tuple(x.shape)}")

@@ -10,7 +10,7 @@ from typing import List, Optional
 import torch
 from torch import Tensor
 
-from ..checks import InputTypeError, check_flag, check_int, check_real, check_tensor
+from ..checks import InputTypeError, check_flag, check_int, check_real, check_tensor, require
 from ..models.base import Seq2Seq, select_batch
 from ..utils import eval_mode
 from .greedy import _check_batch
@@ -25,10 +25,8 @@ def _lp(length, alpha: float):
 def length_penalty(length, alpha: float):
     """GNMT's length normalisation ``lp(Y) = (5 + |Y|)^alpha / (5 + 1)^alpha`` (Wu et al. 2016, eq. 14).
 
-    ``length``: ``|Y|`` with ``<eos>``, an int or integer tensor ``>= 0``; ``alpha >= 0`` (0 gives 1).
-
-    Raises:
-        ValueError: ``alpha`` or ``length`` negative or not finite; not numbers (InputTypeError).
+    ``length = |Y|`` (``<eos>`` included): an int or integer tensor ``>= 0``; ``alpha >= 0`` (0 gives 1).
+    Raises ValueError for a negative or non-finite argument (InputTypeError: not numbers).
     """
     alpha = check_real(alpha, "alpha", low=0.0)
     if not isinstance(length, Tensor):
@@ -49,10 +47,8 @@ def coverage_penalty(coverage: Tensor, src_pad_mask: Tensor, beta: float) -> Ten
 
     ``coverage [..., S]`` (float): ``sum_j p_ij``, the attention source word ``i`` got so far (0 is floored at
     ``1e-10``); ``src_pad_mask`` (bool, True at padding: excluded) broadcasts to it. Returns ``[...]``, ``<= 0``.
-
-    Raises:
-        ValueError: ``beta < 0`` or not finite; ``coverage`` negative or NaN; a mask that does not
-            broadcast to ``coverage`` (or widens it); wrong dtypes (InputTypeError).
+    Raises ValueError: ``beta < 0`` or not finite, ``coverage`` negative or NaN, a mask that does not broadcast
+    to ``coverage`` (or widens it); InputTypeError: wrong dtypes.
     """
     beta = check_real(beta, "beta", low=0.0)
     check_tensor(coverage, "coverage", kind="float")
@@ -79,8 +75,7 @@ class Hypothesis:
             real source length); ``None`` without attention and in :attr:`BeamSearchOutput.steps`.
         finished: True when it ended with ``<eos>``, False when ``max_len`` stopped it.
 
-    Raises:
-        InputTypeError: ``tokens`` not a list of integer ids; ``finished`` not a bool.
+    Raises InputTypeError: ``tokens`` not a list of integer ids; ``finished`` not a bool.
     """
     tokens: List[int]
     score: float
@@ -89,8 +84,8 @@ class Hypothesis:
     finished: bool
 
     def __post_init__(self) -> None:
-        if not isinstance(self.tokens, (list, tuple)) or not all(
-                isinstance(t, Integral) and not isinstance(t, bool) for t in self.tokens):
+        if not isinstance(self.tokens, (list, tuple)) or any(isinstance(t, bool) or not isinstance(t, Integral)
+                                                              for t in self.tokens):
             raise InputTypeError(f"Hypothesis.tokens must be a list of int ids (Vocab.encode), got {self.tokens!r:.40}")
         self.finished = check_flag(self.finished, "Hypothesis.finished")
 
@@ -107,13 +102,11 @@ class BeamCandidate:
     Attributes:
         parent: index in the previous step's :attr:`BeamStep.kept` it extends (0 at step 0).
         token: the id of the word it appends (``<eos>`` for one that finishes).
-        log_prob, score: ``log P(Y|X)`` of the extended hypothesis (nats) and ``s(Y, X) = log_prob / lp
-            + cp``, its score were it to end here. cp: the coverage penalty in it (0.0 when ``beta = 0``).
-        rank, score_rank: its place by ``log_prob`` and by ``score`` (0 = best); they differ where
-            the coverage penalty reorders the step's candidates.
-        status: ``"kept"`` (stays open), ``"finished"`` (ended with ``<eos>`` and entered the pool of
-            finished hypotheses), ``"stopped"`` (open at ``max_len``, entered the pool unfinished) or
-            ``"dropped"`` (out of the beam, or scored too low for the pool).
+        log_prob, score, cp: ``log P(Y|X)`` of the extended hypothesis (nats), ``s(Y, X) = log_prob / lp + cp``
+            were it to end here, and the coverage penalty in it (0.0 when ``beta = 0``).
+        rank, score_rank: its place by ``log_prob`` and by ``score`` (0 = best; cp can reorder).
+        status: ``"kept"`` (stays open), ``"finished"`` (ended with ``<eos>``, entered the pool),
+            ``"stopped"`` (open at ``max_len``, entered the pool unfinished) or ``"dropped"``.
     """
     parent: int
     token: int
@@ -155,9 +148,8 @@ class BeamSearchOutput:
 
     def best(self) -> List[Hypothesis]:
         """The best hypothesis of every sentence (ValueError for a sentence without any, built by hand)."""
-        empty = [i for i, h in enumerate(self.hypotheses) if len(h) == 0]
-        if empty:
-            raise ValueError(f"sentence {empty[0]} has no hypothesis (beam_search gives each at least one)")
+        empty = next((i for i, h in enumerate(self.hypotheses) if len(h) == 0), None)
+        require(empty is None, f"sentence {empty} has no hypothesis (beam_search gives each at least one)")
         return [h[0] for h in self.hypotheses]
 
 
@@ -165,8 +157,8 @@ def _check_beam_args(model, beam_size, alpha, beta, n_best) -> tuple[int, float,
     beam_size = check_int(beam_size, "beam_size", low=1)
     n_best = check_int(n_best, "n_best", low=1, high=beam_size)  # the pool holds beam_size hypotheses
     alpha, beta = check_real(alpha, "alpha", low=0.0), check_real(beta, "beta", low=0.0)
-    if beta > 0 and not getattr(model, "has_attention", False):
-        raise ValueError(f"{type(model).__name__} has no attention, so the coverage penalty is undefined; use beta=0")
+    require(beta == 0 or getattr(model, "has_attention", False),
+            f"{type(model).__name__} has no attention, so the coverage penalty is undefined; use beta=0")
     return beam_size, alpha, beta, n_best
 
 
@@ -181,16 +173,11 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
         lp(Y)   = (5 + |Y|)^alpha / (5 + 1)^alpha            (length normalisation)
         cp(X;Y) = beta * sum_i log(min(sum_j p_ij, 1.0))    (coverage penalty)
 
-    ``|Y|`` counts ``<eos>``; ``p_ij``: attention of target step ``j`` on source position ``i``.
-
-    All sentences x ``K`` beams run as one batch. Each step (1) *expands* every open hypothesis
-    by every word, keeping each sentence's ``2K`` best by ``log P`` (= their ``log P / lp``
-    order: open ones have equal length); (2) *scores* them; (3) *selects* the ``K`` best not
-    ending in ``<eos>`` to stay open; (4) *finishes* those ending in ``<eos>`` among the first
-    ``K``: they enter the sentence's pool of the ``K`` best by ``s(Y, X)``. A sentence is done
-    when its pool is full and no open hypothesis can beat its worst (at best ``log P_now /
-    lp(max_len)``: ``log P`` falls, ``lp`` grows, ``cp <= 0``); at ``max_len`` the open ones
-    join the pool unfinished. ``K = 1``, ``alpha = beta = 0`` is :func:`greedy_decode`.
+    ``|Y|`` counts ``<eos>``; ``p_ij``: attention of target step ``j`` on source position ``i``. All
+    sentences x ``K`` beams run as one batch; each step expands, scores, selects and finishes (see the
+    functions below); a sentence is done when its pool of ``K`` finished hypotheses is full and no open
+    one can beat its worst; at ``max_len`` the open ones join the pool unfinished. ``K = 1``,
+    ``alpha = beta = 0`` is :func:`greedy_decode`.
 
     ``model``, ``src``, ``src_lens``, ``max_len``: as in :func:`greedy_decode`; ``beam_size``: ``K >= 1``;
     ``1 <= n_best <= K`` hypotheses are returned per sentence; ``alpha, beta >= 0`` (0 = off; Wu et
@@ -198,9 +185,9 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
     beam and candidates (:class:`BeamStep`) for the beam explorer.
 
     Raises:
-        ValueError: ``src``/``src_lens`` as in :func:`greedy_decode`; ``beam_size``, ``n_best`` or
-            ``max_len`` below 1, or ``n_best > beam_size``; ``alpha``/``beta`` negative or not finite;
-            ``beta > 0`` without attention; a wrong type (InputTypeError).
+        ValueError: ``src``/``src_lens`` as in :func:`greedy_decode`; ``beam_size``, ``n_best`` or ``max_len``
+            below 1, ``n_best > beam_size``; ``alpha``/``beta`` negative or not finite; ``beta > 0`` without
+            attention; a wrong type (InputTypeError).
     """
     src_pad_mask, max_len = _check_batch(model, src, src_lens, max_len)
     K, alpha, beta, n_best = _check_beam_args(model, beam_size, alpha, beta, n_best)
@@ -228,8 +215,9 @@ class _Candidates:
 
 
 def _expand(logits: Tensor, beam_logp: Tensor, K: int, eos: int) -> _Candidates:
-    """1. ``log P`` of every continuation of every beam (logits ``[A*Kc, V]``); the ``2K`` best per sentence
-    (only a beam's ``2K`` best words can be among them, so the choice runs over ``Kc * 2K``, not ``Kc * V``)."""
+    """1. Expand: ``log P`` of every continuation of every beam (logits ``[A*Kc, V]``); the ``2K`` best per
+    sentence (only a beam's ``2K`` best words can be among them, so the choice runs over ``Kc * 2K``, not
+    ``Kc * V``). The ``2K`` best by ``log P`` are also the best by ``log P / lp``: open ones have equal length."""
     A, Kc = beam_logp.shape
     n_row = min(2 * K, logits.size(-1))
     row_top, row_tok = logits.topk(n_row, dim=-1)  # [A*Kc, n_row]
@@ -244,7 +232,7 @@ def _expand(logits: Tensor, beam_logp: Tensor, K: int, eos: int) -> _Candidates:
 
 
 def _score(cand: _Candidates, cover: Optional[Tensor], mask: Tensor, lp: float, beta: float) -> tuple[Tensor, Tensor]:
-    """2. ``(score, cp)`` of every candidate, ``s(Y, X) = log P / lp + cp`` (``cover``: coverage with this step)."""
+    """2. Score: ``(score, cp)`` of every candidate, ``s(Y, X) = log P / lp + cp`` (``cover``: coverage with this step)."""
     score = cand.logp / lp
     if beta == 0:
         return score, torch.zeros_like(score)
@@ -253,7 +241,7 @@ def _score(cand: _Candidates, cover: Optional[Tensor], mask: Tensor, lp: float, 
 
 
 def _select(cand: _Candidates, K: int) -> tuple[Tensor, Tensor]:
-    """3. ``(order, ok)`` ``[A, K]``: the ``K`` best candidates not ending in ``<eos>``, and False on empty slots."""
+    """3. Select: ``(order, ok)`` ``[A, K]``, the ``K`` best candidates not ending in ``<eos>``, and False on empty slots."""
     n = cand.logp.size(1)
     rank = torch.arange(n, device=cand.logp.device).expand_as(cand.logp)
     stays = cand.valid & ~cand.is_eos
@@ -286,7 +274,7 @@ class _Pool:
 
 
 def _finish(pool: _Pool, alive: Tensor, cand: _Candidates, score: Tensor, attn: Optional[Tensor], t: int):
-    """4. The candidates ending in ``<eos>`` among the ``K`` best enter the pool: ``(new [A, K], pool's choice)``."""
+    """4. Finish: the candidates ending in ``<eos>`` among the ``K`` best enter the pool: ``(new [A, K], pool's choice)``."""
     K = pool.score.size(1)
     new = cand.is_eos[:, :K] & cand.valid[:, :K]
     if not bool(new.any()):
@@ -331,7 +319,8 @@ def _beam(model: Seq2Seq, src: Tensor, src_lens: Tensor, src_pad_mask: Tensor, K
             if stop_best is not None:
                 break
             beam = _Beam(beam.alive, logp, beam.mask, None if cover is None else cover.gather(1, rows))
-            # a sentence is done when its pool is full and no open hypothesis can beat the worst of it
+            # done: the pool is full and no open hypothesis can beat its worst (at best log P_now / lp(max_len):
+            # log P falls, lp grows, cp <= 0)
             best_open = logp.max(dim=1).values  # [A]
             keep = ~((best_open / lp_max <= pool.score[beam.alive][:, K - 1]) | (best_open == NEG_INF))
             n_keep = int(keep.sum())

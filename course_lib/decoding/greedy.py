@@ -8,19 +8,16 @@ from typing import List, Optional
 import torch
 from torch import Tensor
 
-from ..checks import InputTypeError, check_int, check_tensor
+from ..checks import check_instance, check_int, check_tensor
 from ..models.base import Seq2Seq
 from ..utils import eval_mode, lengths_to_pad_mask
 
-
-def _check_model(model) -> None:
-    if not isinstance(model, Seq2Seq):
-        raise InputTypeError(f"model must be a course_lib.models.Seq2Seq (e.g. BahdanauSeq2Seq), got {type(model)}")
+MODEL = "a course_lib.models.Seq2Seq (e.g. BahdanauSeq2Seq)"
 
 
 def _check_batch(model, src, src_lens, max_len) -> tuple[Tensor, int]:
     """The door of every search: model, batch (metadata, then lengths once), ``max_len``; -> ``(mask, max_len)``."""
-    _check_model(model)
+    check_instance(model, Seq2Seq, "model", MODEL)
     weight = next(model.parameters(), None)  # a model without parameters is not device-checked
     check_tensor(src, "src", ndim=2, kind="int", device=None if weight is None else weight.device)
     check_tensor(src_lens, "src_lens", kind="int", shape=(src.size(0),))
@@ -74,11 +71,10 @@ class GreedyOutput:
 @torch.no_grad()
 def greedy_decode(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Optional[int] = None,
                   record_topk: int = 0) -> GreedyOutput:
-    """Batched greedy search: at each step take ``argmax_y log p(y | y_<t, x)``.
+    """Batched greedy search: at each step take ``argmax_y log p(y | y_<t, x)`` (beam search with a beam of one).
 
-    Every sentence stops at its own ``<eos>`` (then it is fed ``<pad>`` and its outputs are
-    discarded, so the batch does not change its result); the loop ends when all have stopped or
-    after ``max_len`` steps. It is beam search with a beam of one.
+    Each sentence stops at its own ``<eos>`` (then it is fed ``<pad>`` and its outputs are discarded,
+    so batching does not change the result); the loop ends when all have, or after ``max_len`` steps.
 
     Args:
         model: any :class:`~course_lib.models.Seq2Seq` (in eval mode for the call).
@@ -88,8 +84,8 @@ def greedy_decode(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Option
 
     Raises:
         InputTypeError: not a ``Seq2Seq``; ``src``/``src_lens`` not integer tensors.
-        ValueError: a wrong shape, a length outside ``1..S``, ``src`` on another device than the
-            model, ``max_len < 1``, ``record_topk < 0``.
+        ValueError: a wrong shape, a length outside ``1..S``, ``src`` not on the model's device,
+            ``max_len < 1``, ``record_topk < 0``.
     """
     _, max_len = _check_batch(model, src, src_lens, max_len)
     return _greedy(model, src, src_lens, max_len, check_int(record_topk, "record_topk", low=0))

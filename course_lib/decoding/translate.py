@@ -9,12 +9,12 @@ from typing import List, Optional, Sequence
 import torch
 from torch import Tensor
 
-from ..checks import InputTypeError, check_flag, check_int, check_texts, check_tokens
+from ..checks import InputTypeError, check_flag, check_instance, check_int, check_texts, check_tokens
 from ..data import EOS
 from ..models.base import Seq2Seq
 from ..utils import lengths_to_pad_mask
 from .beam import Hypothesis, _beam, _check_beam_args
-from .greedy import _check_model, _default_max_len, _greedy
+from .greedy import MODEL, _default_max_len, _greedy
 
 
 @dataclass
@@ -63,7 +63,7 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 
 def _check_model_vocabs(model, src_vocab, tgt_vocab) -> None:
-    _check_model(model)
+    check_instance(model, Seq2Seq, "model", MODEL)
     for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
         if not hasattr(vocab, "itos") or not hasattr(vocab, "eos_id"):
             raise InputTypeError(f"{name} must be a course_lib.data.Vocab, got {type(vocab).__name__}")
