@@ -24,8 +24,8 @@ import torch
 from matplotlib.figure import Figure
 
 from .attention import SCORE_FUNCTIONS, Attention, make_attention
-from .checks import InputTypeError, check_int, check_real, check_text
-from .viz import _check_pixels, as_array, check_mapping, check_tokens, require
+from .checks import InputTypeError, check_instance, check_int, check_real
+from .viz import MAX_PIXELS, as_array, check_mapping, check_tokens, require
 from .viz import figure_to_png  # noqa: F401  (re-exported for old callers)
 
 __all__ = ["EXAMPLE_DECODER_STATE", "EXAMPLE_ENCODER_STATES", "EXPLORER_SCORE_NAMES", "STEP_NAMES", "example_attention",
@@ -64,7 +64,6 @@ def example_attention(score_name: str, dim: int, num_positions: int, temperature
             :func:`~course_lib.attention.make_attention`); ``dim`` or ``num_positions`` below 1.
         InputTypeError: ``score_name`` not a str; a size or the seed not an integer.
     """
-    check_text(score_name, "score_name")
     dim, num_positions = check_int(dim, "dim", low=1), check_int(num_positions, "num_positions", low=1)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(check_int(seed, "seed"))
@@ -107,8 +106,7 @@ def attention_steps(decoder_state: Sequence[float], encoder_states: Sequence[Seq
     mask = np.zeros(S, dtype=bool) if pad_mask is None else _pad_mask(pad_mask, S)
     if module is None:
         module = example_attention(score_name, H, S, temperature=temperature)
-    require(isinstance(module, Attention), f"module must be an attention.Attention, not a {type(module).__name__}",
-            InputTypeError)
+    check_instance(module, Attention, "module", "a course_lib.attention.Attention")
     score_name = _name_of(module, score_name)
     module = copy.deepcopy(module).double()  # never change the caller's module
     with torch.no_grad():
@@ -192,9 +190,10 @@ def _check_figure_args(figsize, dpi, *steps: dict) -> None:
         _check_steps(one)
     dpi = check_real(dpi, "dpi", low=0.0, low_open=True)
     if figsize is not None:
-        require(isinstance(figsize, (tuple, list)) and len(figsize) == 2,
-                f"figsize must be (width, height) in inches, got {figsize!r:.30}")
-        _check_pixels(*(check_real(v, "figsize", low=0.0, low_open=True) for v in figsize), dpi)
+        require(isinstance(figsize, (tuple, list)) and len(figsize) == 2, f"figsize must be (width, height) in inches, "
+                f"got {figsize!r:.30}")
+        width, height = (check_real(v, "figsize", low=0.0, low_open=True) for v in figsize)
+        require(max(width, height) * dpi <= MAX_PIXELS, f"more than {MAX_PIXELS} pixels a side: lower dpi or figsize")
 
 
 def _check_steps(steps) -> None:
@@ -207,8 +206,8 @@ def _check_steps(steps) -> None:
         ok = ok and 0 < steps["temperature"] < np.inf
     except (KeyError, TypeError, ValueError):
         ok = False
-    require(ok, "steps must be the dict returned by attention_steps(): all its keys, arrays of shapes that fit "
-            "together ([H], [S, H], [S]), finite numbers, a str score_name, a positive temperature", InputTypeError)
+    require(ok, "steps must be attention_steps()'s dict: finite [H], [S, H], [S] arrays, a positive temperature",
+            InputTypeError)
 
 
 def describe_step(steps: dict, upto_step: int) -> str:
