@@ -85,9 +85,8 @@ def plot_variant_comparison(table, metrics: Sequence[Tuple[str, str]] = (("val_p
 
     Raises:
         ValueError: an empty table; a missing column (the message lists those there are); a
-            metric column that is not numbers. InputTypeError: ``table`` not a DataFrame;
-            ``metrics`` not a non-empty list of ``(column, title)`` pairs of str;
-            ``name_column`` or ``title`` not a str.
+            non-numeric metric column. InputTypeError: ``table`` not a DataFrame; ``metrics`` not
+            a non-empty list of ``(column, title)`` pairs of str; ``name_column``/``title`` not a str.
     """
     import seaborn as sns
 
@@ -172,10 +171,9 @@ def plot_beam_sweep(table, x: str = "beam_size", y: str = "bleu", hue: Optional[
         The figure; the x axis shows exactly the beam sizes in the table.
 
     Raises:
-        ValueError: an empty table; a missing column (the message lists those there are);
-            beam sizes that are not positive integers; a metric column that is not numbers.
-        InputTypeError: ``table`` not a DataFrame; ``x``, ``y``, ``title`` not a str;
-            ``hue``, ``ylabel`` not a str or None.
+        ValueError: an empty table; a missing column (the message lists those there are); beam
+            sizes that are not positive integers; a non-numeric metric column.
+        InputTypeError: ``table`` not a DataFrame; ``x``, ``y``, ``title`` (``hue``, ``ylabel``: or None) not a str.
     """
     import seaborn as sns
 

@@ -49,9 +49,8 @@ def example_attention(score_name: str, dim: int, num_positions: int, temperature
                       seed: int = 0) -> Attention:
     """An attention module for the explorer, its trainable weights drawn under ``seed``.
 
-    The weights (general, additive, location, query_key) are drawn without touching the
-    global random state (the generator is forked), so the explorer shows the same numbers
-    every time.
+    The weights (general, additive, location, query_key) are drawn in a forked generator: the
+    global random state is untouched and the explorer shows the same numbers every time.
 
     Args:
         score_name: a key of :data:`course_lib.attention.SCORE_FUNCTIONS`.
@@ -92,11 +91,9 @@ def attention_steps(decoder_state: Sequence[float], encoder_states: Sequence[Seq
         ``[S]`` bool, ``score_name``, ``temperature``.
 
     Raises:
-        ValueError: shapes that do not fit (``[H]`` and ``[S, H]``, ``S, H >= 1``, a
-            ``pad_mask`` of ``S`` entries), NaN or infinite numbers, a bad temperature or
-            score function, every position masked.
-        InputTypeError: non-numbers (a str); a ``pad_mask`` that is not bools; ``module`` not
-            an :class:`~course_lib.attention.Attention`.
+        ValueError: shapes that do not fit (``[H]``, ``[S, H]``, ``S, H >= 1``, ``S`` mask entries),
+            NaN or infinite numbers, a bad temperature or score function, every position masked.
+        InputTypeError: non-numbers (a str); a non-bool ``pad_mask``; ``module`` not an ``Attention``.
     """
     h_t = as_array(decoder_state, "decoder_state", allow_empty=True)
     enc = as_array(encoder_states, "encoder_states", allow_empty=True)

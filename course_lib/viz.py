@@ -476,13 +476,12 @@ def _is_hypothesis(h) -> bool:
 def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
     """What the beam held at every step of one sentence, from ``beam_search(..., record_steps=True)``.
 
-    ``steps`` is ``BeamSearchOutput.steps[i]`` (one :class:`course_lib.decoding.BeamStep` per
-    step), ``tgt_vocab`` the target :class:`course_lib.data.Vocab`. Returns one list of
-    :class:`BeamEntry` per step. A step with ``candidates`` gives one entry per candidate, in rank
-    order, with its status (``"kept"``, ``"finished"`` with ``<eos>``, ``"stopped"`` by ``max_len``
-    or ``"dropped"``), score ``log P / lp + cp`` and ranks; one without (built by hand) gives the
-    hypotheses kept and finished (``"stopped"`` when ``max_len`` cut them). Then the hypotheses of
-    the previous step without a kept, finished or stopped extension now (``"pruned"``).
+    ``steps``: ``BeamSearchOutput.steps[i]`` (one :class:`course_lib.decoding.BeamStep` per step);
+    ``tgt_vocab``: the target :class:`course_lib.data.Vocab`. Returns one list of :class:`BeamEntry`
+    per step: one entry per candidate in rank order (``"kept"``, ``"finished"`` with ``<eos>``,
+    ``"stopped"`` by ``max_len`` or ``"dropped"``; score ``log P / lp + cp``; ranks), or for a step
+    without ``candidates`` (built by hand) the hypotheses kept and finished; then the previous
+    step's hypotheses without a kept, finished or stopped extension (``"pruned"``).
 
     Raises:
         InputTypeError: ``steps`` empty or not a list of beam steps of hypotheses (integer

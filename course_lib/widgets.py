@@ -153,12 +153,10 @@ def play_slider(n_frames: int, render: Callable[[int], None], interval_ms: int =
                 slider_class: Optional[str] = None, play_class: Optional[str] = None) -> PlaySlider:
     """The one Play + slider control of the course: ``render(i)`` draws frame ``i`` (frame 0 here).
 
-    Play and the slider are linked in the browser (``jslink``); every change of the slider calls
-    ``render``. Reaching the last frame stops Play from the kernel, before that frame is drawn:
-    ipywidgets' Play (``PlayModel.loop`` in the browser) notices the end only one ``interval_ms``
-    later, on a timer that adds 1 to whatever the value is then, so a step back made in between
-    was undone (issue 15 §4). The kernel's ``playing = False`` reaches the browser before the last
-    frame's picture, and cancels that timer.
+    Play and the slider are linked in the browser (``jslink``); every slider change calls ``render``.
+    At the last frame the kernel stops Play before drawing it: ipywidgets' ``PlayModel.loop`` sees
+    the end one ``interval_ms`` later, on a timer that adds 1 to the value then, undoing a step back
+    made in between (issue 15 §4); the kernel's ``playing = False`` arrives first and cancels it.
 
     Returns:
         :class:`PlaySlider` (display its ``box``); ``interval_ms`` between frames while playing.
