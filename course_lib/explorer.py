@@ -318,9 +318,8 @@ def plot_explorer(steps: dict, figsize=(10.0, 3.0), dpi: int = 90) -> Figure:
     """Bar charts of the scores, the weights and the context vector of one ``steps`` dict (three panels).
 
     Raises:
-        ValueError: ``steps`` not from :func:`attention_steps` (an InputTypeError); ``figsize``
-            not a pair, ``figsize`` or ``dpi`` not positive, or more than
-            :data:`~course_lib.viz.MAX_PIXELS` pixels wide or tall.
+        ValueError: ``steps`` not from :func:`attention_steps` (an InputTypeError); ``figsize`` not a
+            pair; ``figsize``/``dpi`` not positive or over :data:`~course_lib.viz.MAX_PIXELS` pixels a side.
     """
     _check_figure_args(figsize, dpi, steps)
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
