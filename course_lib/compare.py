@@ -27,8 +27,7 @@ __all__ = ["compare_bleu_by_length", "plot_variant_comparison", "plot_attention_
 
 def _table_columns(table, columns: Sequence[Optional[str]], numeric: Sequence[str]) -> Dict[str, np.ndarray]:
     """The door of the table figures: ``table`` a DataFrame with rows and ``columns``; ``numeric`` as floats."""
-    require(hasattr(table, "columns") and hasattr(table, "__len__"), f"table must be a pandas DataFrame, got "
-            f"{type(table).__name__}", InputTypeError)
+    require(hasattr(table, "columns") and hasattr(table, "__len__"), "table must be a pandas DataFrame", InputTypeError)
     missing = [c for c in columns if c is not None and c not in table.columns]
     try:
         values = {} if missing else {c: table[c].to_numpy(dtype=float) for c in numeric}
@@ -86,17 +85,16 @@ def plot_variant_comparison(table, metrics: Sequence[Tuple[str, str]] = (("val_p
 
     Raises:
         ValueError: an empty table; a missing column (the message lists those there are); a
-            metric column that is not numbers. InputTypeError: ``table`` not a DataFrame;
-            ``metrics`` not a non-empty list of ``(column, title)`` pairs of str;
-            ``name_column`` or ``title`` not a str.
+            non-numeric metric column. InputTypeError: ``table`` not a DataFrame; ``metrics`` not
+            a non-empty list of ``(column, title)`` pairs of str; ``name_column``/``title`` not a str.
     """
     import seaborn as sns
 
     name_column = check_text(name_column, "name_column")
     title = check_text(title, "title")
-    require(isinstance(metrics, (list, tuple)) and metrics and all(isinstance(m, (list, tuple)) and len(m) == 2 and all(
-        isinstance(p, str) for p in m) for m in metrics), f"metrics must be a non-empty list of (column, axis title) "
-            f"pairs of str, got {metrics!r:.60}", InputTypeError)
+    ok = isinstance(metrics, (list, tuple)) and all(isinstance(m, (list, tuple)) and len(m) == 2 for m in metrics)
+    require(ok and metrics and all(isinstance(p, str) for m in metrics for p in m), "metrics must be a non-empty list "
+            f"of (column, axis title) pairs of str, got {metrics!r:.60}", InputTypeError)
     columns = _table_columns(table, [name_column, *(c for c, _ in metrics)], [c for c, _ in metrics])
     names = [str(n) for n in table[name_column]]
     with sns.axes_style("whitegrid", rc=font_rc()):
@@ -173,10 +171,9 @@ def plot_beam_sweep(table, x: str = "beam_size", y: str = "bleu", hue: Optional[
         The figure; the x axis shows exactly the beam sizes in the table.
 
     Raises:
-        ValueError: an empty table; a missing column (the message lists those there are);
-            beam sizes that are not positive integers; a metric column that is not numbers.
-        InputTypeError: ``table`` not a DataFrame; ``x``, ``y``, ``title`` not a str;
-            ``hue``, ``ylabel`` not a str or None.
+        ValueError: an empty table; a missing column (the message lists those there are); beam
+            sizes that are not positive integers; a non-numeric metric column.
+        InputTypeError: ``table`` not a DataFrame; ``x``, ``y``, ``title`` (``hue``, ``ylabel``: or None) not a str.
     """
     import seaborn as sns
 
@@ -184,8 +181,8 @@ def plot_beam_sweep(table, x: str = "beam_size", y: str = "bleu", hue: Optional[
     hue, ylabel = check_text(hue, "hue", allow_none=True), check_text(ylabel, "ylabel", allow_none=True)
     values = _table_columns(table, (x, y, hue), (x, y))
     sizes = values[x]
-    require(np.isfinite(sizes).all() and (sizes >= 1).all() and (sizes == np.round(sizes)).all(),
-            f"column {x!r} must hold beam sizes, positive integers; got {sorted(set(sizes.tolist()))}")
+    require(np.isfinite(sizes).all() and (sizes >= 1).all() and (sizes == np.round(sizes)).all(), f"column {x!r} "
+            f"must hold beam sizes, positive integers; got {sorted(set(sizes.tolist()))}")
     data = table.assign(**{x: sizes.astype(int), y: values[y]})
     with sns.axes_style("whitegrid", rc=font_rc()):
         fig = Figure(figsize=(6, 3.5))

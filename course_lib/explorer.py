@@ -24,8 +24,8 @@ import torch
 from matplotlib.figure import Figure
 
 from .attention import SCORE_FUNCTIONS, Attention, make_attention
-from .checks import InputTypeError, check_int, check_real, check_text
-from .viz import _check_pixels, as_array, check_mapping, check_tokens, require
+from .checks import InputTypeError, check_instance, check_int, check_real
+from .viz import MAX_PIXELS, as_array, check_mapping, check_tokens, require
 from .viz import figure_to_png  # noqa: F401  (re-exported for old callers)
 
 __all__ = ["EXAMPLE_DECODER_STATE", "EXAMPLE_ENCODER_STATES", "EXPLORER_SCORE_NAMES", "STEP_NAMES", "example_attention",
@@ -49,9 +49,8 @@ def example_attention(score_name: str, dim: int, num_positions: int, temperature
                       seed: int = 0) -> Attention:
     """An attention module for the explorer, its trainable weights drawn under ``seed``.
 
-    The weights (general, additive, location, query_key) are drawn without touching the
-    global random state (the generator is forked), so the explorer shows the same numbers
-    every time.
+    The weights (general, additive, location, query_key) are drawn in a forked generator: the
+    global random state is untouched and the explorer shows the same numbers every time.
 
     Args:
         score_name: a key of :data:`course_lib.attention.SCORE_FUNCTIONS`.
@@ -64,7 +63,6 @@ def example_attention(score_name: str, dim: int, num_positions: int, temperature
             :func:`~course_lib.attention.make_attention`); ``dim`` or ``num_positions`` below 1.
         InputTypeError: ``score_name`` not a str; a size or the seed not an integer.
     """
-    check_text(score_name, "score_name")
     dim, num_positions = check_int(dim, "dim", low=1), check_int(num_positions, "num_positions", low=1)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(check_int(seed, "seed"))
@@ -93,11 +91,9 @@ def attention_steps(decoder_state: Sequence[float], encoder_states: Sequence[Seq
         ``[S]`` bool, ``score_name``, ``temperature``.
 
     Raises:
-        ValueError: shapes that do not fit (``[H]`` and ``[S, H]``, ``S, H >= 1``, a
-            ``pad_mask`` of ``S`` entries), NaN or infinite numbers, a bad temperature or
-            score function, every position masked.
-        InputTypeError: non-numbers (a str); a ``pad_mask`` that is not bools; ``module`` not
-            an :class:`~course_lib.attention.Attention`.
+        ValueError: shapes that do not fit (``[H]``, ``[S, H]``, ``S, H >= 1``, ``S`` mask entries),
+            NaN or infinite numbers, a bad temperature or score function, every position masked.
+        InputTypeError: non-numbers (a str); a non-bool ``pad_mask``; ``module`` not an ``Attention``.
     """
     h_t = as_array(decoder_state, "decoder_state", allow_empty=True)
     enc = as_array(encoder_states, "encoder_states", allow_empty=True)
@@ -107,8 +103,7 @@ def attention_steps(decoder_state: Sequence[float], encoder_states: Sequence[Seq
     mask = np.zeros(S, dtype=bool) if pad_mask is None else _pad_mask(pad_mask, S)
     if module is None:
         module = example_attention(score_name, H, S, temperature=temperature)
-    require(isinstance(module, Attention), f"module must be an attention.Attention, not a {type(module).__name__}",
-            InputTypeError)
+    check_instance(module, Attention, "module", "a course_lib.attention.Attention")
     score_name = _name_of(module, score_name)
     module = copy.deepcopy(module).double()  # never change the caller's module
     with torch.no_grad():
@@ -192,9 +187,10 @@ def _check_figure_args(figsize, dpi, *steps: dict) -> None:
         _check_steps(one)
     dpi = check_real(dpi, "dpi", low=0.0, low_open=True)
     if figsize is not None:
-        require(isinstance(figsize, (tuple, list)) and len(figsize) == 2,
-                f"figsize must be (width, height) in inches, got {figsize!r:.30}")
-        _check_pixels(*(check_real(v, "figsize", low=0.0, low_open=True) for v in figsize), dpi)
+        require(isinstance(figsize, (tuple, list)) and len(figsize) == 2, f"figsize must be (width, height) in inches, "
+                f"got {figsize!r:.30}")
+        width, height = (check_real(v, "figsize", low=0.0, low_open=True) for v in figsize)
+        require(max(width, height) * dpi <= MAX_PIXELS, f"more than {MAX_PIXELS} pixels a side: lower dpi or figsize")
 
 
 def _check_steps(steps) -> None:
@@ -207,8 +203,8 @@ def _check_steps(steps) -> None:
         ok = ok and 0 < steps["temperature"] < np.inf
     except (KeyError, TypeError, ValueError):
         ok = False
-    require(ok, "steps must be the dict returned by attention_steps(): all its keys, arrays of shapes that fit "
-            "together ([H], [S, H], [S]), finite numbers, a str score_name, a positive temperature", InputTypeError)
+    require(ok, "steps must be attention_steps()'s dict: finite [H], [S, H], [S] arrays, a positive temperature",
+            InputTypeError)
 
 
 def describe_step(steps: dict, upto_step: int) -> str:
@@ -322,9 +318,8 @@ def plot_explorer(steps: dict, figsize=(10.0, 3.0), dpi: int = 90) -> Figure:
     """Bar charts of the scores, the weights and the context vector of one ``steps`` dict (three panels).
 
     Raises:
-        ValueError: ``steps`` not from :func:`attention_steps` (an InputTypeError); ``figsize``
-            not a pair, ``figsize`` or ``dpi`` not positive, or more than
-            :data:`~course_lib.viz.MAX_PIXELS` pixels wide or tall.
+        ValueError: ``steps`` not from :func:`attention_steps` (an InputTypeError); ``figsize`` not a
+            pair; ``figsize``/``dpi`` not positive or over :data:`~course_lib.viz.MAX_PIXELS` pixels a side.
     """
     _check_figure_args(figsize, dpi, steps)
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")

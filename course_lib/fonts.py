@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .checks import InputTypeError, check_choice, check_flag, check_text, check_texts
+from .checks import InputTypeError, check_choice, check_flag, check_text, check_texts, require
 
 __all__ = ["SCRIPTS", "KNOWN_FONTS", "FONT_INSTALL_HINT", "find_script_font", "use_script_font", "missing_glyphs",
            "font_rc", "text_shaping"]
@@ -50,13 +50,11 @@ def _font_files(extra_paths) -> list[Path]:
     """``extra_paths`` (one path or a list of them) as existing font files."""
     paths = [extra_paths] if isinstance(extra_paths, (str, os.PathLike)) else extra_paths
     paths = list(paths) if isinstance(paths, Iterable) and not isinstance(paths, (bytes, dict)) else [None]
-    if not all(isinstance(p, (str, os.PathLike)) for p in paths):
-        raise InputTypeError(f"extra_paths must be a font file path or a list of them, got {extra_paths!r:.60}")
+    require(all(isinstance(p, (str, os.PathLike)) for p in paths),
+            f"extra_paths must be a font file path or a list of them, got {extra_paths!r:.60}", InputTypeError)
     files = [Path(p).expanduser() for p in paths]
     for f in files:
-        if not f.is_file():
-            raise ValueError(f"font file {f} " + ("is a folder; give the .ttf/.otf file itself" if f.is_dir()
-                                                  else "does not exist"))
+        require(f.is_file(), f"font file {f} " + ("is a folder, not a .ttf/.otf" if f.is_dir() else "does not exist"))
     return files
 
 
@@ -161,8 +159,7 @@ def missing_glyphs(texts: str | Iterable[str], family: str | Sequence[str] | Non
     if family is None:
         family = list(matplotlib.rcParams["font.family"])
     family = check_texts([family] if isinstance(family, str) else family, "family")
-    if not family or any(not f.strip() for f in family):
-        raise ValueError(f"family must name at least one font family (no blank names), got {family!r}")
+    require(family and all(f.strip() for f in family), f"family must name font families (none blank), got {family!r}")
     props = font_manager.FontProperties(family=list(family))
     try:  # the fallback chain matplotlib draws with (matplotlib >= 3.6)
         paths = font_manager.fontManager._find_fonts_by_props(props)

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from . import checks as _checks
-from .checks import InputTypeError, check_choice, check_flag, check_int, require
+from .checks import InputTypeError, check_choice, check_flag, check_instance, check_int, require
 from .data import EOS
 from .fonts import font_rc
 
@@ -51,18 +51,13 @@ class StepOutOfRange(IndexError, ValueError):
 
 def check_tokens(tokens: Any, name: str, allow_empty: bool = False) -> List[str]:
     """:func:`course_lib.checks.check_tokens` for labels: non-empty by default, a bare str gets a hint."""
-    if isinstance(tokens, (str, bytes)):
-        raise InputTypeError(f"{name} must be a list of tokens, not a str: split it, e.g. {str(tokens).split()!r:.50}")
+    require(not isinstance(tokens, (str, bytes)), f"{name} must be a list of tokens, not a str: split it, e.g. "
+            f"{str(tokens).split()!r:.50}", InputTypeError)
     return _checks.check_tokens(tokens, name, allow_empty)
 
 
 #: :func:`course_lib.checks.check_text` with ``None`` allowed by default (a title).
 check_text = partial(_checks.check_text, allow_none=True)
-
-
-def check_real(value: Any, name: str, low: Optional[float] = None, positive: bool = False) -> float:
-    """:func:`course_lib.checks.check_real` with a lower bound, or ``> 0`` when ``positive``."""
-    return _checks.check_real(value, name, low=0.0 if positive else low, low_open=positive)
 
 
 def check_step(step: Any, n_frames: int, what: str = "step") -> int:
@@ -73,8 +68,7 @@ def check_step(step: Any, n_frames: int, what: str = "step") -> int:
         ValueError: ``n_frames`` is not a positive integer.
     """
     n_frames, step = check_int(n_frames, "n_frames", low=1), check_int(step, what)
-    require(0 <= step < n_frames, f"{what} {step} is outside the {n_frames} steps (0 to {n_frames - 1})",
-            StepOutOfRange)
+    require(0 <= step < n_frames, f"{what} {step} is outside the steps 0 to {n_frames - 1}", StepOutOfRange)
     return step
 
 
@@ -108,18 +102,14 @@ def check_score(value: Any, name: str, allow_none: bool = False) -> Optional[flo
     Raises:
         ValueError: a bool, a str, a tensor, NaN.
     """
-    number = isinstance(value, Real) and not isinstance(value, bool) and value == value
-    require(number or (value is None and allow_none), f"{name} must be a number (not NaN), got {value!r:.40}")
+    ok = (value is None and allow_none) or (isinstance(value, Real) and not isinstance(value, bool) and value == value)
+    require(ok, f"{name} must be a number (not NaN), got {value!r:.40}")
     return None if value is None else float(value)
 
 
 def check_mapping(value: Any, name: str, what: str) -> None:
     """``value`` must be a non-empty dict. Raises: InputTypeError: not a dict, or empty."""
     require(isinstance(value, Mapping) and len(value), f"{name} is empty or not a dict: give {what}", InputTypeError)
-
-
-def _check_pixels(width: float, height: float, dpi: float) -> None:
-    require(max(width, height) * dpi <= MAX_PIXELS, f"more than {MAX_PIXELS} pixels per side: lower dpi or the size")
 
 
 # -- subword pieces as words ------------------------------------------------------------------
@@ -191,10 +181,9 @@ def figure_to_png(fig: Figure, dpi: Optional[int] = None) -> bytes:
         InputTypeError: ``fig`` is not a matplotlib Figure. ValueError: ``dpi`` below 1, or a
             picture more than :data:`MAX_PIXELS` wide or tall (it would exhaust memory).
     """
-    require(isinstance(fig, Figure), f"figure_to_png needs a matplotlib Figure, not a {type(fig).__name__}",
-            InputTypeError)
+    check_instance(fig, Figure, "fig", "a matplotlib Figure")
     dpi = check_int(dpi, "dpi", low=1, allow_none=True) or fig.dpi
-    _check_pixels(*fig.get_size_inches(), dpi)
+    require(max(fig.get_size_inches()) * dpi <= MAX_PIXELS, f"more than {MAX_PIXELS} pixels a side: lower dpi or size")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     return buffer.getvalue()
@@ -286,10 +275,9 @@ def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str]
 def _check_bleu_frames(frames) -> List[str]:
     check_mapping(frames, "frames", "{model name: DataFrame from metrics.bleu_by_length}")
     first = next(iter(frames.values()))
-    for name, df in frames.items():
-        ok = {"bucket", "sentences", "bleu"} <= set(getattr(df, "columns", ())) and len(df) > 0
-        require(ok and df["bleu"].dtype.kind in "iuf" and list(df["bucket"]) == list(first["bucket"]), f"the table of "
-                f"{name!r} needs a numeric 'bleu' column and the buckets of the first (use metrics.bleu_by_length)")
+    bad = [n for n, df in frames.items() if not ({"bucket", "sentences", "bleu"} <= set(getattr(df, "columns", ()))
+           and len(df) and df["bleu"].dtype.kind in "iuf" and list(df["bucket"]) == list(first["bucket"]))]
+    require(not bad, f"table {bad[:1]} needs a numeric 'bleu' column and the first's buckets (metrics.bleu_by_length)")
     return list(frames)
 
 
@@ -335,9 +323,8 @@ def plot_length_histogram(lengths: Dict[str, Sequence[int]], title: str = "sente
     series = {name: np.asarray(values) for name, values in lengths.items()}
     for name, arr in series.items():
         require(arr.ndim == 1 and arr.size and arr.dtype.kind in "iu" and (arr >= 0).all(), f"lengths[{name!r}] must "
-                f"be a flat list of non-negative integers (not empty), not a {type(lengths[name]).__name__} "
-                f"{arr.shape}",
-                InputTypeError if arr.ndim == 0 else ValueError)
+                f"be a non-empty flat list of non-negative integers, got a {type(lengths[name]).__name__} {arr.shape}",
+                ValueError if arr.ndim else InputTypeError)
     fig = Figure(figsize=(6, 3), layout="constrained")
     ax = fig.subplots()
     top = max(int(v.max()) for v in series.values())
@@ -365,9 +352,9 @@ def _check_trace(trace, src_tokens, step) -> Tuple[List[str], int, np.ndarray, O
     check_tokens(s.topk_tokens, f"{at}.topk_tokens")
     probs = as_array(s.topk_probs, f"{at}.topk_probs", ndim=1)
     attn = None if s.attn_weights is None else as_array(s.attn_weights, f"{at}.attn_weights", ndim=1)
-    require(len(probs) == len(s.topk_tokens), f"{at} has {len(probs)} probabilities for {len(s.topk_tokens)} tokens")
-    require(attn is None or len(attn) == len(src), f"{at} attends over {len(src) if attn is None else len(attn)} "
-            f"source positions but there are {len(src)} source tokens (with <eos>)")
+    n = len(src) if attn is None else len(attn)
+    require(len(probs) == len(s.topk_tokens) and n == len(src), f"{at} has {len(probs)} probabilities for "
+            f"{len(s.topk_tokens)} tokens and attends over {n} source positions for {len(src)} tokens (<eos> too)")
     return src, step, probs, attn
 
 
@@ -482,22 +469,19 @@ class BeamEntry:
 
 def _is_hypothesis(h) -> bool:
     ids = getattr(h, "tokens", None)
-    if not isinstance(ids, (list, tuple)) or not all(isinstance(i, Integral) for i in ids):
-        return False
-    numbers = (*ids, getattr(h, "score", None), getattr(h, "log_prob", None))
-    return all(isinstance(x, Real) and not isinstance(x, bool) for x in numbers)
+    nums = (*ids, getattr(h, "score", None), getattr(h, "log_prob", None)) if isinstance(ids, (list, tuple)) else [None]
+    return all(isinstance(x, Real) and type(x) is not bool for x in nums) and all(isinstance(i, Integral) for i in ids)
 
 
 def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
     """What the beam held at every step of one sentence, from ``beam_search(..., record_steps=True)``.
 
-    ``steps`` is ``BeamSearchOutput.steps[i]`` (one :class:`course_lib.decoding.BeamStep` per
-    step), ``tgt_vocab`` the target :class:`course_lib.data.Vocab`. Returns one list of
-    :class:`BeamEntry` per step. A step with ``candidates`` gives one entry per candidate, in rank
-    order, with its status (``"kept"``, ``"finished"`` with ``<eos>``, ``"stopped"`` by ``max_len``
-    or ``"dropped"``), score ``log P / lp + cp`` and ranks; one without (built by hand) gives the
-    hypotheses kept and finished (``"stopped"`` when ``max_len`` cut them). Then the hypotheses of
-    the previous step without a kept, finished or stopped extension now (``"pruned"``).
+    ``steps``: ``BeamSearchOutput.steps[i]`` (one :class:`course_lib.decoding.BeamStep` per step);
+    ``tgt_vocab``: the target :class:`course_lib.data.Vocab`. Returns one list of :class:`BeamEntry`
+    per step: one entry per candidate in rank order (``"kept"``, ``"finished"`` with ``<eos>``,
+    ``"stopped"`` by ``max_len`` or ``"dropped"``; score ``log P / lp + cp``; ranks), or for a step
+    without ``candidates`` (built by hand) the hypotheses kept and finished; then the previous
+    step's hypotheses without a kept, finished or stopped extension (``"pruned"``).
 
     Raises:
         InputTypeError: ``steps`` empty or not a list of beam steps of hypotheses (integer
@@ -506,9 +490,8 @@ def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
     """
     ok = isinstance(steps, (list, tuple)) and all(hasattr(st, "kept") and hasattr(st, "finished") for st in steps)
     bad = next((h for st in steps for h in (*st.kept, *st.finished) if not _is_hypothesis(h)), None) if ok else None
-    require(ok and steps and bad is None, f"steps holds {bad!r:.60}, not a decoding.Hypothesis" if bad is not None
-            else "steps must be the non-empty BeamStep list of one sentence (BeamSearchOutput.steps[i])",
-            InputTypeError)
+    require(ok and steps and bad is None, f"steps holds {bad!r:.60}, not a decoding.Hypothesis" if bad is not None else
+            "steps must be the non-empty BeamStep list of one sentence (BeamSearchOutput.steps[i])", InputTypeError)
     itos = check_tokens(getattr(tgt_vocab, "itos", None), "tgt_vocab.itos (of a course_lib.data.Vocab)")
 
     def words(ids) -> Tuple[str, ...]:
@@ -537,13 +520,15 @@ def beam_frames(steps: Sequence[Any], tgt_vocab) -> List[List[BeamEntry]]:
     return frames
 
 
-def _check_beam_frames(frames) -> bool:
-    """The beam figures' door: one list of :class:`BeamEntry` per step. Returns whether they are subword pieces."""
+def _check_beam_frames(frames, step: Any = None, what: str = "step") -> Tuple[bool, Optional[int]]:
+    """The beam figures' door: one list of :class:`BeamEntry` per step, and ``step`` (if given) among them.
+    Returns whether they are subword pieces, and the step."""
     ok = not isinstance(frames, (str, bytes)) and isinstance(frames, Sequence) and all(
         isinstance(f, (list, tuple)) and all(isinstance(e, BeamEntry) for e in f) for f in frames)
     require(ok and frames, "frames is empty: no steps recorded" if ok else
             "frames must hold a list of BeamEntry per step", InputTypeError)
-    return any(_has_pieces(e.tokens) for f in frames for e in f)
+    step = None if step is None else check_step(step, len(frames), what)
+    return any(_has_pieces(e.tokens) for f in frames for e in f), step
 
 
 def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Optional[str] = None,
@@ -565,9 +550,8 @@ def plot_beam_step(frames: Sequence[Sequence[BeamEntry]], step: int, title: Opti
     """
     from matplotlib.patches import Patch
 
-    pieces = _check_beam_frames(frames)
+    pieces, step = _check_beam_frames(frames, step)
     title = check_text(title, "title")
-    step = check_step(step, len(frames))
     max_rows = check_int(max_rows, "max_rows", low=1)
     order = {"kept": 0, "finished": 0, "stopped": 0, "dropped": 1, "pruned": 2}
     entries = sorted(frames[step], key=lambda e: (order[e.status], -e.score))[:max_rows]
@@ -622,9 +606,9 @@ def plot_beam_tree(frames: Sequence[Sequence[BeamEntry]], upto: Optional[int] = 
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    pieces = _check_beam_frames(frames)
+    pieces, last = _check_beam_frames(frames, upto, "upto")
     title = check_text(title, "title")
-    last = len(frames) - 1 if upto is None else check_step(upto, len(frames), "upto")
+    last = len(frames) - 1 if last is None else last
     first = 0 if max_steps is None else max(0, last + 1 - check_int(max_steps, "max_steps", low=1))
     pruned_at = {e.tokens: t for t in range(first, last + 1) for e in frames[t] if e.status == "pruned"}
     columns = {t: sorted((e for e in frames[t] if e.status != "pruned" and (t == last or e.status != "dropped")),
@@ -676,8 +660,7 @@ def beam_step_caption(frames: Sequence[Sequence[BeamEntry]], step: int) -> str:
     Raises:
         As :func:`plot_beam_step`.
     """
-    pieces = _check_beam_frames(frames)
-    step = check_step(step, len(frames))
+    pieces, step = _check_beam_frames(frames, step)
     frame = frames[step]
     parts = [f"<b>step {step + 1} of {len(frames)}</b> &mdash; {sum(e.status == 'kept' for e in frame)} in the beam"]
     for label, status in (("best open", ("kept",)), ("best finished here", ("finished", "stopped"))):

@@ -28,8 +28,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional, Sequence
 
-from .checks import InputTypeError, check_choice, check_int, check_real, check_text, check_tokens
+from .checks import (InputTypeError, check_choice, check_instance, check_int, check_real, check_text, check_tokens,
+                     require)
 from .data import EOS
+from .decoding.translate import _check_model_vocabs
 from .explorer import (EXAMPLE_DECODER_STATE, EXAMPLE_ENCODER_STATES, EXPLORER_SCORE_NAMES, attention_steps,
                        describe_step, format_steps, plot_attention_steps, plot_explorer)
 from .viz import (beam_frames, beam_step_caption, display_text, figure_to_png, format_n_best, plot_attention,
@@ -45,11 +47,6 @@ def _css(widget, *classes: Optional[str]):
     for css in filter(None, classes):
         widget.add_class(css)
     return widget
-
-
-def _check_callable(fn: Any, name: str) -> None:
-    if not callable(fn):
-        raise InputTypeError(f"{name} must be callable, got {type(fn).__name__}")
 
 
 # -- the static picture of a widget (see the module docstring) ------------------------------
@@ -125,9 +122,9 @@ class PlaySlider:
     quiet: bool = False  # True while set_frames moves the slider (it draws once, at the end)
 
     def __post_init__(self) -> None:
-        if not all(hasattr(x, a) for x in (self.play, self.slider) for a in ("value", "max")):
-            raise InputTypeError("PlaySlider.play and .slider must be ipywidgets: build it with play_slider()")
-        _check_callable(self.render, "PlaySlider.render")
+        require(all(hasattr(x, a) for x in (self.play, self.slider) for a in ("value", "max")),
+                "PlaySlider.play and .slider must be ipywidgets: build it with play_slider()", InputTypeError)
+        check_instance(self.render, Callable, "PlaySlider.render", "callable")
 
     @property
     def n_frames(self) -> int:
@@ -156,12 +153,10 @@ def play_slider(n_frames: int, render: Callable[[int], None], interval_ms: int =
                 slider_class: Optional[str] = None, play_class: Optional[str] = None) -> PlaySlider:
     """The one Play + slider control of the course: ``render(i)`` draws frame ``i`` (frame 0 here).
 
-    Play and the slider are linked in the browser (``jslink``); every change of the slider calls
-    ``render``. Reaching the last frame stops Play from the kernel, before that frame is drawn:
-    ipywidgets' Play (``PlayModel.loop`` in the browser) notices the end only one ``interval_ms``
-    later, on a timer that adds 1 to whatever the value is then, so a step back made in between
-    was undone (issue 15 §4). The kernel's ``playing = False`` reaches the browser before the last
-    frame's picture, and cancels that timer.
+    Play and the slider are linked in the browser (``jslink``); every slider change calls ``render``.
+    At the last frame the kernel stops Play before drawing it: ipywidgets' ``PlayModel.loop`` sees
+    the end one ``interval_ms`` later, on a timer that adds 1 to the value then, undoing a step back
+    made in between (issue 15 §4); the kernel's ``playing = False`` arrives first and cancels it.
 
     Returns:
         :class:`PlaySlider` (display its ``box``); ``interval_ms`` between frames while playing.
@@ -177,7 +172,7 @@ def play_slider(n_frames: int, render: Callable[[int], None], interval_ms: int =
     play_class = check_text(play_class, "play_class", allow_none=True)
     n_frames = check_int(n_frames, "n_frames", low=1)
     interval_ms = check_int(interval_ms, "interval_ms", low=1)
-    _check_callable(render, "render")
+    check_instance(render, Callable, "render", "callable")
     play = _css(w.Play(value=0, min=0, max=n_frames - 1, interval=interval_ms, description="play"), play_class)
     slider = _css(w.IntSlider(value=0, min=0, max=n_frames - 1, description=description), slider_class)
     w.jslink((play, "value"), (slider, "value"))
@@ -195,22 +190,6 @@ def play_slider(n_frames: int, render: Callable[[int], None], interval_ms: int =
 
 
 # -- lessons 01, 03, 04: the decoder stepper and the attention animation ---------------------
-def _check_model_and_vocabs(model, src_vocab, tgt_vocab) -> None:
-    """Refuse a model that is not a Seq2Seq and vocabularies that are not its ``Vocab`` objects."""
-    import torch
-    for name, obj, ok in (("model", model, isinstance(model, torch.nn.Module) and hasattr(model, "decode_step")),
-                          ("src_vocab", src_vocab, hasattr(src_vocab, "itos") and hasattr(src_vocab, "eos_id")),
-                          ("tgt_vocab", tgt_vocab, hasattr(tgt_vocab, "itos") and hasattr(tgt_vocab, "eos_id"))):
-        if not ok:
-            raise InputTypeError(f"{name} must be a course_lib.{'models.Seq2Seq' if name == 'model' else 'data.Vocab'}"
-                                 f", got {type(obj).__name__}")
-    for name, vocab, size in (("src_vocab", src_vocab, getattr(model, "src_vocab_size", None)),
-                              ("tgt_vocab", tgt_vocab, getattr(model, "tgt_vocab_size", None))):
-        if size is not None and len(vocab.itos) != size:
-            raise ValueError(f"{name} has {len(vocab.itos)} tokens but the model was built for {size}; "
-                             "pass the vocabularies the model was trained with")
-
-
 def _text_box(w, sentence: str, css: Optional[str] = None):
     """The "source:" text box (it reports on Enter or when the learner leaves it)."""
     return _css(w.Text(value=sentence, description="source:", placeholder="type a sentence and press Enter",
@@ -220,10 +199,9 @@ def _text_box(w, sentence: str, css: Optional[str] = None):
 def _source_tokens(sentence: str, src_tokenizer) -> List[str]:
     """The tokens of the widget's first sentence (checked: a str, a callable tokenizer, some tokens)."""
     check_text(sentence, "sentence")
-    _check_callable(src_tokenizer, "src_tokenizer")
+    check_instance(src_tokenizer, Callable, "src_tokenizer", "callable str -> list[str]")
     tokens = check_tokens(src_tokenizer(sentence), "src_tokenizer(sentence)")
-    if not tokens:
-        raise ValueError(f"sentence {sentence!r} has no tokens to translate")
+    require(tokens, f"sentence {sentence!r} has no tokens to translate")
     return tokens
 
 
@@ -262,10 +240,7 @@ def decoder_stepper(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, k
     import ipywidgets as w
     from .decoding import decode_trace
 
-    _source_tokens(sentence, src_tokenizer)
-    k = check_int(k, "k", low=1)
-    max_len = check_int(max_len, "max_len", low=1, allow_none=True)
-    _check_model_and_vocabs(model, src_vocab, tgt_vocab)
+    _source_tokens(sentence, src_tokenizer)  # k, max_len, the model and vocabularies: decode_trace checks them below
     text, caption, image = _text_box(w, sentence), w.HTML(), _css(w.Image(format="png"), "course-step-figure")
     choice = _css(w.Dropdown(description="what if:", options=[]), "course-whatif-choice")
     go = _css(w.Button(description="continue with this word"), "course-whatif-go")
@@ -329,19 +304,17 @@ def attention_animation(translation, interval_ms: int = 700, title: str = ""):
     import ipywidgets as w
 
     title = check_text(title, "title")
-    if not all(hasattr(translation, a) for a in ("tokens", "src_tokens", "attn_weights")):
-        raise InputTypeError(f"attention_animation needs a decoding.Translation, got {type(translation).__name__}")
+    require(all(hasattr(translation, a) for a in ("tokens", "src_tokens", "attn_weights")),
+            f"attention_animation needs a decoding.Translation, got {type(translation).__name__}", InputTypeError)
     weights = translation.attn_weights
     n_rows = int(weights.shape[0]) if getattr(weights, "ndim", 0) == 2 else -1
-    if weights is None or n_rows == 0:
-        raise ValueError("this translation has no attention weights: use a model with attention" if weights is None
-                         else "this translation has no decoder steps to animate (its attention matrix has no rows)")
+    require(weights is not None and n_rows, "this translation has no attention weights: use a model with attention"
+            if weights is None else "this translation has no decoder steps to animate (its attention has no rows)")
     tokens = check_tokens(translation.tokens, "translation.tokens")
     labels = list(getattr(translation, "row_labels", tokens + [EOS]))  # tokens + <eos> when finished
     rows = labels if n_rows == len(labels) else tokens if n_rows == len(tokens) else None
-    if rows is None:
-        raise ValueError(f"translation.attn_weights has shape {tuple(getattr(weights, 'shape', ()))} but "
-                         f"{len(tokens)} generated tokens: expected {len(labels)} rows (one per row label)")
+    require(rows, f"translation.attn_weights has shape {tuple(getattr(weights, 'shape', ()))} but {len(tokens)} "
+            f"generated tokens: expected {len(labels)} rows (one per row label)")
     plot_attention(weights, translation.src_tokens, rows)  # checks shapes and values up front
     frames: List[Optional[bytes]] = [None] * len(rows)
     image, label = _css(w.Image(format="png"), "course-attention-figure"), w.HTML()
@@ -392,11 +365,11 @@ def score_function_explorer(
     from .attention import SCORE_FUNCTIONS
 
     score_names = check_tokens(score_names, "score_names", allow_empty=False)
-    for name in score_names:
-        check_choice(name, "every name in score_names", list(SCORE_FUNCTIONS))
+    unknown = sorted(set(score_names) - set(SCORE_FUNCTIONS))
+    require(not unknown, f"score_names: unknown {unknown}; choose from {', '.join(SCORE_FUNCTIONS)}")
     check_choice(score_name, "score_name (one of score_names)", score_names)
-    if not isinstance(value_range, (tuple, list)) or len(value_range) != 2:
-        raise InputTypeError(f"value_range must be a (low, high) pair of numbers, got {value_range!r:.40}")
+    require(isinstance(value_range, (tuple, list)) and len(value_range) == 2,
+            f"value_range must be a (low, high) pair of numbers, got {value_range!r:.40}", InputTypeError)
     lo = check_real(value_range[0], "value_range[0]")
     hi = check_real(value_range[1], "value_range[1] (above value_range[0])", low=lo, low_open=True)
     # checks shapes, NaN, the temperature and the mask up front and gives clean float lists
@@ -513,8 +486,8 @@ class BeamView:
 
     def __post_init__(self) -> None:
         beam_step_caption(self.frames, 0)  # checks the frames
-        if not all(isinstance(x, (list, tuple)) for x in (self.n_best, self.hypotheses)):
-            raise InputTypeError(f"BeamView.n_best and .hypotheses must be lists, got {self.n_best!r:.40}")
+        require(all(isinstance(x, (list, tuple)) for x in (self.n_best, self.hypotheses)),
+                f"BeamView.n_best and .hypotheses must be lists, got {self.n_best!r:.40}", InputTypeError)
 
 
 def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size: int = 3, alpha: float = 0.0,
@@ -532,7 +505,7 @@ def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size:
     tokens = check_tokens(src_tokens, "src_tokens", allow_empty=False)
     beam_size = check_int(beam_size, "beam_size", low=1)
     n_best = min(check_int(n_best, "n_best", low=1), beam_size)
-    _check_model_and_vocabs(model, src_vocab, tgt_vocab)
+    _check_model_vocabs(model, src_vocab, tgt_vocab)
     device = next(model.parameters()).device
     ids = [src_vocab[t] for t in tokens] + [src_vocab.eos_id]
     src = torch.tensor([ids], dtype=torch.long, device=device)
@@ -551,8 +524,7 @@ def _search_settings(w, beam_size, alpha, beta, max_beam_size, has_attention: bo
     beam_size = check_int(beam_size, "beam_size", low=1, high=max_beam_size)
     alpha = check_real(alpha, "alpha (the α slider)", low=0.0, high=2.0)
     beta = check_real(beta, "beta (the β slider)", low=0.0, high=1.0)
-    if beta > 0 and not has_attention:
-        raise ValueError("this model has no attention, so the coverage penalty is undefined; use beta=0")
+    require(beta == 0 or has_attention, "this model has no attention, so the coverage penalty is undefined; use beta=0")
     style = {"description_width": "110px"}
     return (_css(w.IntSlider(value=beam_size, min=1, max=max_beam_size, description="beam size",
                              continuous_update=False, style=style), classes[0]),
@@ -590,7 +562,7 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
     _source_tokens(sentence, src_tokenizer)
     n_best = check_int(n_best, "n_best", low=1)
     max_len = check_int(max_len, "max_len", low=1, allow_none=True)
-    _check_model_and_vocabs(model, src_vocab, tgt_vocab)
+    _check_model_vocabs(model, src_vocab, tgt_vocab)
     text = _text_box(w, sentence)
     size, a_slider, b_slider = _search_settings(w, beam_size, alpha, beta, max_beam_size,
                                                 bool(getattr(model, "has_attention", False)),
@@ -740,13 +712,9 @@ def translator(translator_or_bundle_path, sentence: str = "", beam_size: int = 5
     from .bundle import Translator, load_bundle
     from .viz import translator_frame
 
-    if isinstance(translator_or_bundle_path, (str, os.PathLike)):
-        tr = load_bundle(translator_or_bundle_path)
-    elif isinstance(translator_or_bundle_path, Translator):
-        tr = translator_or_bundle_path
-    else:
-        raise InputTypeError("translator() needs a course_lib.bundle.Translator or the path of a bundle file, got "
-                             f"{type(translator_or_bundle_path).__name__}")
+    tr = check_instance(translator_or_bundle_path, (str, os.PathLike, Translator), "translator_or_bundle_path",
+                        "a course_lib.bundle.Translator or the path of a bundle file")
+    tr = load_bundle(tr) if isinstance(tr, (str, os.PathLike)) else tr
     sentence = check_text(sentence, "sentence")
     n_best = check_int(n_best, "n_best", low=1)
     max_len = check_int(max_len, "max_len", low=1, allow_none=True)
