@@ -86,7 +86,8 @@ def check_mask(mask: Tensor, shape: Sequence[int], dim: int = -1) -> None:
     full = _fit_mask(mask, shape).expand(tuple(shape)).all(dim=dim)
     if full.numel() and bool(full.any()):
         rows = [r[0] if len(r) == 1 else tuple(r) for r in full.nonzero().tolist()][:10]
-        raise ValueError(f"mask covers all of row(s) {rows}: each needs at least one real token (src_lens > 0)")
+        raise ValueError(f"attention mask covers every position of row(s) {rows}: every sentence needs at least one "
+                         "real (non-padding) token; check that src_lens > 0")
 
 
 def _softmax(scores: Tensor, mask: Optional[Tensor], dim: int = -1) -> Tensor:

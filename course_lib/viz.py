@@ -60,6 +60,11 @@ def check_tokens(tokens: Any, name: str, allow_empty: bool = False) -> List[str]
 check_text = partial(_checks.check_text, allow_none=True)
 
 
+def check_real(value: Any, name: str, low: Optional[float] = None, positive: bool = False) -> float:
+    """:func:`course_lib.checks.check_real` with a lower bound, or ``> 0`` when ``positive`` (kept for callers)."""
+    return _checks.check_real(value, name, low=0.0 if positive else low, low_open=positive)
+
+
 def check_step(step: Any, n_frames: int, what: str = "step") -> int:
     """``step`` as an int in ``0 .. n_frames - 1``.
 
