@@ -93,8 +93,7 @@ def _check_parts(model, vocabs: Sequence[Any], tokenizers: Sequence[Any]) -> Non
              for side, v in zip(_SIDES, vocabs) if len(v) != getattr(model, f"{side}_vocab_size")]
     wrong += [f"{k}={getattr(model, k)} but {token} is id {getattr(vocabs[1], k)}" for k, token in
               (("pad_id", PAD), ("sos_id", SOS), ("eos_id", EOS)) if getattr(model, k) != getattr(vocabs[1], k)]
-    require(not wrong, f"model/vocabulary mismatch: {'; '.join(wrong)} (a model's special ids are its target "
-            "vocabulary's); use the vocabularies it was trained with")
+    require(not wrong, f"model/vocabulary mismatch: {'; '.join(wrong)}; use the vocabularies the model was trained with")
 
 
 def save_bundle(path: str | os.PathLike, model, corpus, metrics: Optional[Dict[str, Any]] = None,
@@ -110,9 +109,8 @@ def save_bundle(path: str | os.PathLike, model, corpus, metrics: Optional[Dict[s
         ValueError: a model/corpus mismatch, a tokeniser that cannot be stored, metrics that are not
             plain data. OSError: the write failed (nothing is left behind).
     """
-    require(isinstance(path, (str, os.PathLike)) and str(path).strip() and not Path(path).is_dir(), "path must name "
-            f"the file to write (a str or Path, not a folder) such as 'model.bundle.zip', got {path!r:.40}",
-            InputTypeError)
+    require(isinstance(path, (str, os.PathLike)) and str(path).strip() and not Path(path).is_dir(),
+            f"path must name the file to write (a str or Path, not a folder), got {path!r:.40}", InputTypeError)
     model = _unwrap(model)
     name = type(model).__name__
     require(name in MODEL_CLASSES and isinstance(model, MODEL_CLASSES[name][0]),
@@ -150,8 +148,7 @@ def save_bundle(path: str | os.PathLike, model, corpus, metrics: Optional[Dict[s
     try:
         return atomic_write(path, write)
     except OSError as err:
-        raise OSError(err.errno, f"cannot write the bundle {path}: {err.strerror or err}; "
-                      "choose a folder you can write to") from err
+        raise OSError(err.errno, f"cannot write the bundle {path}: {err.strerror or err}; choose a writable folder") from err
 
 
 class Translator:

@@ -18,7 +18,7 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import sacrebleu
 
-from .checks import InputTypeError, check_flag, check_int, check_texts
+from .checks import InputTypeError, check_flag, check_int, check_items, check_texts
 from .data import UNK
 from .utils import require
 
@@ -73,8 +73,7 @@ def _hypotheses(hypotheses, name: str = "hypotheses") -> List[str]:
 
 def _reference_streams(references, n: int) -> List[List[str]]:
     refs = [references] if isinstance(references, str) else references
-    require(isinstance(refs, Sequence), f"references must be a list of str or of reference streams, got {refs!r:.40}",
-            InputTypeError)
+    require(isinstance(refs, Sequence), f"references must be a list of str or of streams, got {refs!r:.40}", InputTypeError)
     streams = [list(refs)] if all(isinstance(r, str) for r in refs) else [check_texts(
         s, f"reference stream {i} (references are strings or streams, not a mixture)") for i, s in enumerate(refs)]
     for i, s in enumerate(streams):
@@ -135,8 +134,7 @@ def perplexity(loss: float) -> float:
 
 
 def _source_lengths(src_lengths, n: int) -> List[int]:
-    require(isinstance(src_lengths, Sequence) and not isinstance(src_lengths, str), "src_lengths must be a list of "
-            "integers", InputTypeError)
+    src_lengths = check_items(src_lengths, "src_lengths", "integers")
     require(len(src_lengths) == n, f"{len(src_lengths)} source lengths for {n} sentences")
     return [check_int(x, "a source length", low=0) for x in src_lengths]
 
@@ -186,15 +184,13 @@ def evaluate_translations(translations, references: References, src_lengths: Opt
         ValueError: as :func:`corpus_bleu` and :func:`bleu_by_length`.
     """
     translations = [translations] if hasattr(translations, "tokens") else translations
-    require(isinstance(translations, Sequence) and not isinstance(translations, str),
-            f"translations must be a list of Translation objects, got {translations!r:.40}", InputTypeError)
+    translations = check_items(translations, "translations", "Translation objects")
     require(detokenize is None or callable(detokenize), "detokenize must be a function list -> str", InputTypeError)
     hyps = []
     for tr in translations:
         tokens = getattr(tr, "tokens", None)
         ok = isinstance(tokens, Sequence) and not isinstance(tokens, str) and all(isinstance(t, str) for t in tokens)
-        require(ok, f"translation tokens must be str in a list (map ids with Vocab.decode); got {tokens!r:.40}",
-                InputTypeError)
+        require(ok, f"translation tokens must be str in a list (map ids: Vocab.decode), got {tokens!r:.40}", InputTypeError)
         tokens = [UNK_PLACEHOLDER if t == UNK else t for t in tokens]
         hyps.append(detokenize(tokens) if detokenize is not None else " ".join(tokens))
     hyps = _hypotheses(hyps, "detokenize's results")  # and the references, lengths, case: all before any scoring

@@ -112,8 +112,7 @@ def run_lessons(lessons: List[Path], profile: str, out_dir: Path, timeout: int =
         out_dir.mkdir(parents=True, exist_ok=True)
         results_file.write_text("")
     except OSError as err:
-        raise ValueError(f"cannot create out_dir {out_dir}, or write in it: it is not a folder you can write to "
-                         f"({err.strerror or err})") from None
+        raise ValueError(f"cannot create out_dir {out_dir} ({err.strerror or err}): not a folder you can write to") from None
     env = {RESULTS_ENV: str(results_file.resolve()), "COURSE_PROFILE": profile,
            MAX_MINUTES_ENV: "" if max_minutes is None else str(max_minutes)}
     with mock.patch.dict(os.environ, env):  # for the kernels; restored afterwards

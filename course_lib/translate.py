@@ -59,10 +59,10 @@ def build_parser(prog: str = "course-translate") -> argparse.ArgumentParser:
     Raises:
         InputTypeError: ``prog`` is not a non-empty str.
     """
-    if not (isinstance(prog, str) and prog.strip()):
-        from .checks import InputTypeError  # here, not above: torch stays unloaded and --help fast
+    from .checks import InputTypeError, require  # here, not above: torch stays unloaded and --help fast
 
-        raise InputTypeError(f"prog must be the command's name, a non-empty str; got {prog!r:.40}")
+    require(isinstance(prog, str) and prog.strip(), f"prog must be the command's name, a non-empty str; got {prog!r:.40}",
+            InputTypeError)
     p = _Parser(prog=prog, description=_DESCRIPTION, epilog=_EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     add = p.add_argument

@@ -91,13 +91,11 @@ def check_shape(tensor: torch.Tensor, shape: Sequence[int | None], name: str = "
         ValueError: a negative size in ``shape``; another shape (both are shown).
     """
     check_tensor(tensor, check_text(name, "name"))
-    require(isinstance(shape, (list, tuple)), f"shape must be a tuple of sizes (int or None), got {shape!r:.40}",
-            InputTypeError)
+    require(isinstance(shape, (list, tuple)), f"shape must be a tuple of ints or None, got {shape!r:.40}", InputTypeError)
     for size in shape:
         check_int(size, f"every size in shape {tuple(shape)} (non-negative, or None)", low=0, allow_none=True)
-    actual = tuple(tensor.shape)
-    require(len(actual) == len(shape) and all(e is None or e == a for e, a in zip(shape, actual)),
-            f"{name} has shape {actual}, expected {tuple('*' if e is None else e for e in shape)}")
+    require(len(tensor.shape) == len(shape) and all(e is None or e == a for e, a in zip(shape, tensor.shape)),
+            f"{name} has shape {tuple(tensor.shape)}, expected {tuple('*' if e is None else e for e in shape)}")
     return tensor
 
 
@@ -174,7 +172,6 @@ def lengths_to_pad_mask(lengths: torch.Tensor, max_len: int | None = None) -> to
     lo, hi = (int(v) for v in torch.aminmax(lengths))
     max_len = hi if max_len is None else int(max_len)
     require(lo >= 1, f"src_lens holds a length below 1 ({lo}): every sentence needs at least one token")
-    require(hi <= max_len, f"src_lens holds a length of {hi} but the padded source has only {max_len} positions; "
-            "src_lens must not exceed src.size(1)")
+    require(hi <= max_len, f"src_lens holds a length of {hi} but the padded source has only {max_len} positions")
     positions = torch.arange(max_len, device=lengths.device)
     return positions.unsqueeze(0) >= lengths.unsqueeze(1)  # [B, S]

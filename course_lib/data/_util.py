@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from course_lib.checks import InputTypeError, check_instance, check_items, check_text  # noqa: F401 (re-used by the data modules)
+from course_lib.checks import InputTypeError, check_instance, check_items, check_text, require  # noqa: F401 (re-used)
 from course_lib.utils import atomic_write
 
 PATH_TYPES = (str, os.PathLike)
@@ -24,8 +24,7 @@ PATH_TYPES = (str, os.PathLike)
 
 def check_pattern(value: Any, name: str, pattern: str, expected: str) -> str:
     """``value`` if it is a str that matches ``pattern`` in full, else a ``ValueError`` saying ``expected``."""
-    if not re.fullmatch(pattern, check_text(value, name)):
-        raise ValueError(f"{name} must be {expected}, got {value!r:.70}")
+    require(re.fullmatch(pattern, check_text(value, name)), f"{name} must be {expected}, got {value!r:.70}")
     return value
 
 
@@ -36,8 +35,7 @@ def check_ids(values: Any, name: str, allow_empty: bool = False, low: int | None
         InputTypeError: not a flat sequence of integers (a str, floats, bools, nested lists).
         ValueError: empty (unless ``allow_empty``) or a value below ``low``.
     """
-    if isinstance(values, Iterator):  # a generator: read it once
-        values = list(values)
+    values = list(values) if isinstance(values, Iterator) else values  # a generator: read it once
     try:
         arr = np.asarray(values.cpu() if isinstance(values, torch.Tensor) else values)
     except (TypeError, ValueError, RuntimeError):  # ragged lists
@@ -62,12 +60,11 @@ def load_format_json(path: Any, fmt: str, field: str, field_type: type, what: st
         ValueError: not UTF-8 JSON (truncated?) or not a ``what``; the message ends with ``hint``.
     """
     path = Path(check_instance(path, PATH_TYPES, "path", "a str or path"))
-    if not path.is_file():
-        raise FileNotFoundError(f"no {what} at {path}; {hint}")
+    require(path.is_file(), f"no {what} at {path}; {hint}", FileNotFoundError)
     try:
         payload = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError):
         payload = None
-    if not isinstance(payload, dict) or payload.get("format") != fmt or not isinstance(payload.get(field), field_type):
-        raise ValueError(f"{path} is not a {what} (another file, or not valid JSON: truncated?); {hint}")
+    require(isinstance(payload, dict) and payload.get("format") == fmt and isinstance(payload.get(field), field_type),
+            f"{path} is not a {what} (another file, or not valid JSON: truncated?); {hint}")
     return payload

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from course_lib.checks import InputTypeError, check_flag, check_int, check_tensor, check_tokens
+from course_lib.checks import InputTypeError, check_flag, check_int, check_tensor, check_tokens, require
 from course_lib.data._util import check_ids, check_instance, check_items
 from course_lib.data.corpora import Pair
 from course_lib.data.text import tokenize_all
@@ -147,8 +147,8 @@ class TranslationDataset(Dataset):
             check_instance(vocab, Vocab, name, "a course_lib.data.Vocab")
         src_tokens = _tokens("src", src_tokenizer, [s for s, _ in pairs], src_tokens)
         tgt_tokens = _tokens("tgt", tgt_tokenizer, [t for _, t in pairs], tgt_tokens)
-        if not len(src_tokens) == len(tgt_tokens) == len(pairs):
-            raise ValueError(f"{len(pairs)} pairs but {len(src_tokens)} source and {len(tgt_tokens)} target token lists")
+        require(len(src_tokens) == len(tgt_tokens) == len(pairs),
+                f"{len(pairs)} pairs but {len(src_tokens)} source and {len(tgt_tokens)} target token lists")
         keep = [i for i in range(len(pairs))
                 if max_len is None or (len(src_tokens[i]) <= max_len and len(tgt_tokens[i]) <= max_len)]
         self.num_dropped = len(pairs) - len(keep)
@@ -192,8 +192,7 @@ def collate_batch(examples: Sequence[tuple[Sequence[int], Sequence[int]]], pad_i
     """
     check_int(pad_id, "pad_id", low=0)
     examples = check_items(examples, "collate_batch's examples", "(src_ids, tgt_ids) pairs")
-    if not examples:
-        raise ValueError("collate_batch got no examples; a batch needs at least one (src_ids, tgt_ids) pair")
+    require(examples, "collate_batch got no examples; a batch needs at least one (src_ids, tgt_ids) pair")
     rows = ([], [])
     for i, ex in enumerate(examples):
         if isinstance(ex, (str, bytes)) or not isinstance(ex, (Sequence, torch.Tensor)) or len(ex) != 2:
@@ -294,8 +293,7 @@ def make_loader(dataset: TranslationDataset, batch_size: int, shuffle: bool = Tr
     """
     check_instance(dataset, TranslationDataset, "make_loader's dataset", "a TranslationDataset")
     sampler = BucketBatchSampler(dataset.src_lengths(), batch_size, shuffle=shuffle, seed=seed)  # checks them
-    if len(dataset) == 0:
-        raise ValueError("make_loader got an empty dataset (0 pairs); check max_len and the data you passed")
+    require(len(dataset), "make_loader got an empty dataset (0 pairs); check max_len and the data you passed")
     if check_flag(bucket, "bucket"):
         return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_batch, num_workers=0)
     generator = torch.Generator().manual_seed(sampler.seed) if sampler.shuffle else None

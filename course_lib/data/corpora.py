@@ -25,7 +25,7 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from course_lib.checks import check_choice, check_int, check_real, check_text
+from course_lib.checks import check_choice, check_int, check_real, check_text, require
 from course_lib.data._util import PATH_TYPES, check_instance, check_items, check_pattern
 from course_lib.data.download import (SHA256, DataDownloadError, _stream, data_cache_dir, download_file, read_checksums,
                                       sha256_file)
@@ -66,8 +66,8 @@ def _base_url(var: str, default: str) -> str:
 def _check_multi30k(split: Any, *langs: Any) -> None:
     """Check a Multi30k split name and (different) language codes, before any download."""
     check_choice(check_text(split, "split"), "the Multi30k split", tuple(MULTI30K_SPLITS))
-    if any(check_text(lang, "a language") not in MULTI30K_LANGS for lang in langs) or len(set(langs)) < len(langs):
-        raise ValueError(f"Multi30k languages must be different valid languages ({', '.join(MULTI30K_LANGS)}), got {langs}")
+    require(all(check_text(lang, "a language") in MULTI30K_LANGS for lang in langs) and len(set(langs)) == len(langs),
+            f"Multi30k languages must be different valid languages ({', '.join(MULTI30K_LANGS)}), got {langs}")
 
 
 def multi30k_file(split: str, lang: str) -> Path:
@@ -149,8 +149,7 @@ def read_tab_pairs(path: str | os.PathLike, max_pairs: int | None = None) -> lis
     """
     path = Path(check_instance(path, PATH_TYPES, "path", "a str or path"))
     check_int(max_pairs, "max_pairs", low=1, allow_none=True)
-    if not path.is_file():
-        raise FileNotFoundError(f"no file {path}; get one from https://www.manythings.org/anki/ (e.g. mar-eng.zip)")
+    require(path.is_file(), f"no file {path}; get one from manythings.org/anki (e.g. mar-eng.zip)", FileNotFoundError)
     pairs: list[Pair] = []
     skipped: list[int] = []
     try:
@@ -214,8 +213,7 @@ def _extract_member(zip_path: Path, member: str, dest: Path, url: str) -> Path:
     """Extract ``member`` of the zip at ``zip_path`` to ``dest`` atomically."""
     try:
         with zipfile.ZipFile(zip_path) as zf:
-            if member not in zf.namelist():
-                raise ValueError(f"{zip_path.name} (from {url}) has no {member}: not the language's zip?")
+            require(member in zf.namelist(), f"{zip_path.name} (from {url}) has no {member}: not the language's zip?")
             atomic_write(dest, lambda out: out.write(zf.read(member)), mode="wb")
     except zipfile.BadZipFile as err:
         zip_path.unlink(missing_ok=True)
@@ -255,8 +253,7 @@ def anki_file(lang: str = "mar", sha256: str | None = None) -> Path:
     base, folder, sums = _base_url(ANKI_URL_VAR, ANKI_BASE_URL), data_cache_dir() / "anki", read_checksums("anki.txt")
     text = f"{lang}.txt"
     if os.environ.get(ANKI_URL_VAR, "").strip():
-        if not (digest or sums.get(text)):
-            raise ValueError(f"no pinned checksum for {text}: pass sha256= (`sha256sum {text}` of a copy you trust)")
+        require(digest or sums.get(text), f"no pinned checksum for {text}: pass sha256= (`sha256sum` of a copy you trust)")
         return download_file(base + text, folder / text, digest or sums[text], desc=f"Anki {text}",
                              override_var=ANKI_URL_VAR)
     if digest is None and text in sums and (folder / text).is_file() and sha256_file(folder / text) == sums[text]:

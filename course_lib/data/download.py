@@ -15,7 +15,7 @@ import urllib.request
 from importlib import resources
 from pathlib import Path
 
-from course_lib.checks import check_text
+from course_lib.checks import check_text, require
 from course_lib.data._util import PATH_TYPES, check_instance, check_pattern
 from course_lib.utils import atomic_write
 
@@ -86,14 +86,10 @@ def read_checksums(name: str) -> dict[str, str]:
         ValueError: no such list (``name`` must be a plain file name there), or a malformed line.
     """
     ref = resources.files("course_lib").joinpath("checksums", check_text(name, "name"))
-    if not name or any(c in name for c in "/\\") or name.startswith(".") or not ref.is_file():
-        raise ValueError(f"no checksum list course_lib/checksums/{name}: give a plain file name such as 'multi30k.txt'")
-    sums: dict[str, str] = {}
-    for line in ref.read_text(encoding="utf-8").splitlines():
-        parts = line.split(maxsplit=1)  # the package's own files: trusted
-        if parts and not parts[0].startswith("#"):
-            sums[parts[1].lstrip("*").strip()] = parts[0].lower()
-    return sums
+    require(name and not any(c in name for c in "/\\") and not name.startswith(".") and ref.is_file(),
+            f"no checksum list course_lib/checksums/{name}: give a plain file name such as 'multi30k.txt'")
+    rows = (line.split(maxsplit=1) for line in ref.read_text(encoding="utf-8").splitlines())  # the package's own files
+    return {p[1].lstrip("*").strip(): p[0].lower() for p in rows if p and not p[0].startswith("#")}
 
 
 def _stream(url: str, out, desc: str, override_var: str) -> str:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Sequence
 
-from course_lib.checks import check_choice, check_flag, check_int, check_text, check_tokens
+from course_lib.checks import check_choice, check_flag, check_int, check_text, check_tokens, require
 from course_lib.data._util import check_instance
 from course_lib.data.batching import TranslationDataset, _check_pairs
 from course_lib.data.corpora import MULTI30K_SPLITS, Pair, _check_multi30k, load_multi30k
@@ -169,8 +169,7 @@ def prepare_pairs(train_pairs: Sequence[Pair], val_pairs: Sequence[Pair], test_p
     check_int(max_len, "max_len", low=1, allow_none=True)  # min_freq: Vocab.build checks it
     splits = {name: _check_pairs(pairs, f"prepare_pairs' {name}_pairs")
               for name, pairs in zip(_SPLITS, (train_pairs, val_pairs, test_pairs))}
-    if not splits["train"]:
-        raise ValueError("prepare_pairs got no training pairs; vocabularies are built on the training split")
+    require(splits["train"], "prepare_pairs got no training pairs; vocabularies are built on the training split")
     src_lang = check_text(src_lang, "src_lang", allow_none=True) or getattr(src_tokenizer, "lang", None) or "src"
     tgt_lang = check_text(tgt_lang, "tgt_lang", allow_none=True) or getattr(tgt_tokenizer, "lang", None) or "tgt"
     return _build_data(splits, src_tokenizer, tgt_tokenizer, min_freq=min_freq, max_len=max_len, src_lang=src_lang,

@@ -30,7 +30,7 @@ import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from course_lib.checks import check_flag, check_int, check_text, check_texts, check_tokens
+from course_lib.checks import check_flag, check_int, check_text, check_texts, check_tokens, require
 from course_lib.data._util import PATH_TYPES, check_instance, check_pattern, load_format_json, save_json
 from course_lib.data.download import data_cache_dir
 from course_lib.data.vocab import UNK
@@ -227,8 +227,7 @@ def train_subword_tokenizer(texts: Sequence[str], vocab_size: int = 8000, cache_
         ValueError: no non-blank text; ``vocab_size < 2``; ``min_frequency < 1``.
     """
     texts = check_texts(texts, "train_subword_tokenizer's texts")
-    if not any(t.strip() for t in texts):
-        raise ValueError("train_subword_tokenizer got no text to learn from (empty list or only blank lines)")
+    require(any(t.strip() for t in texts), "train_subword_tokenizer got no text to learn from (empty, or blank lines only)")
     vocab_size, min_frequency = check_int(vocab_size, "vocab_size", low=2), check_int(min_frequency, "min_frequency", low=1)
     lower, nfkc, cache = check_flag(lower, "lower"), check_flag(nfkc, "nfkc"), check_flag(cache, "cache")
     if cache_path is not None:
@@ -276,8 +275,7 @@ def merge_steps(tokenizer: SubwordTokenizer, word: str) -> list[list[str]]:
     """
     check_instance(tokenizer, SubwordTokenizer, "merge_steps' tokenizer", "a SubwordTokenizer (train_subword_tokenizer)")
     word = check_text(word, "word").strip()
-    if not word or any(c.isspace() for c in word):
-        raise ValueError(f"merge_steps takes one word without spaces, got {word!r:.60}; call it once per word")
+    require(word and not any(c.isspace() for c in word), f"merge_steps takes one word without spaces, got {word!r:.60}")
     hf = tokenizer._hf
     if tokenizer._ranks is None:
         model = json.loads(hf.to_str())["model"]

@@ -9,7 +9,7 @@ from typing import Iterable, Sequence
 
 import torch
 
-from course_lib.checks import check_flag, check_int, check_text, check_tokens
+from course_lib.checks import check_flag, check_int, check_text, check_tokens, require
 from course_lib.data._util import check_ids, check_items, load_format_json, save_json
 
 __all__ = ["PAD", "UNK", "SOS", "EOS", "SPECIALS", "Vocab", "VocabIdError"]
@@ -48,8 +48,7 @@ class Vocab:
 
     def __init__(self, itos: Sequence[str]):
         itos = check_tokens(itos, "Vocab's itos (use Vocab.build(token_lists) to count tokens)")
-        if tuple(itos[: len(SPECIALS)]) != SPECIALS:
-            raise ValueError(f"a Vocab must start with the special tokens {list(SPECIALS)}; use Vocab.build or prepend them")
+        require(tuple(itos[:4]) == SPECIALS, f"a Vocab must start with the special tokens {SPECIALS}: use Vocab.build")
         self.itos: list[str] = itos
         self.stoi: dict[str, int] = {tok: i for i, tok in enumerate(itos)}
         if len(self.stoi) != len(itos):
@@ -74,8 +73,7 @@ class Vocab:
         check_int(min_freq, "min_freq", low=1)
         check_int(max_size, "max_size", low=len(SPECIALS), allow_none=True)
         sentences = check_items(token_lists, "Vocab.build's token_lists", "token lists (tokenise the sentences first)")
-        if not sentences:
-            raise ValueError("Vocab.build got no sentences; is the training data empty (or did max_len drop it all)?")
+        require(sentences, "Vocab.build got no sentences; is the training data empty (or did max_len drop it all)?")
         counts: Counter[str] = Counter()
         for i, tokens in enumerate(sentences):
             counts.update(check_tokens(tokens, f"Vocab.build's sentence {i}"))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
 
 import torch
 from torch import Tensor
 
-from ..checks import InputTypeError, check_flag, check_instance, check_int, check_texts, check_tokens
+from ..checks import InputTypeError, check_flag, check_instance, check_int, check_texts, check_tokens, require
 from ..data import EOS
 from ..models.base import Seq2Seq
 from ..utils import lengths_to_pad_mask
@@ -62,14 +63,22 @@ def _model_device(model: torch.nn.Module) -> torch.device:
     return next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
 
 
-def _check_model_vocabs(model, src_vocab, tgt_vocab) -> None:
+def check_model_vocabs(model, src_vocab, tgt_vocab) -> None:
+    """Check, at a translating door, that ``model`` is a ``Seq2Seq`` and the vocabularies are of its sizes.
+
+    Raises:
+        InputTypeError: not a ``Seq2Seq``, or a vocabulary without ``itos``/``eos_id``.
+        ValueError: a vocabulary of another size than the model's.
+    """
     check_instance(model, Seq2Seq, "model", MODEL)
     for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
-        if not hasattr(vocab, "itos") or not hasattr(vocab, "eos_id"):
-            raise InputTypeError(f"{name} must be a course_lib.data.Vocab, got {type(vocab).__name__}")
-        if len(vocab.itos) != getattr(model, name + "_size"):
-            raise ValueError(f"{name} has {len(vocab.itos)} tokens but the model was built for "
-                             f"{getattr(model, name + '_size')}: pass the vocabularies it was trained with")
+        require(hasattr(vocab, "itos") and hasattr(vocab, "eos_id"),
+                f"{name} must be a course_lib.data.Vocab, got {type(vocab).__name__}", InputTypeError)
+        require(len(vocab.itos) == getattr(model, name + "_size"), f"{name} has {len(vocab.itos)} tokens but the model "
+                f"was built for {getattr(model, name + '_size')}: pass the vocabularies it was trained with")
+
+
+_check_model_vocabs = check_model_vocabs  # the old private name (widgets, trace)
 
 
 def _encode_sources(token_lists: Sequence[List[str]], vocab, device) -> tuple[Tensor, Tensor]:
@@ -126,9 +135,8 @@ def translate(model: Seq2Seq, sentences: Sequence[str] | str, src_tokenizer, src
     """
     sentences = check_texts([sentences] if isinstance(sentences, str) else sentences, "sentences")
     check_int(len(sentences), "the number of sentences", low=1)
-    if not callable(src_tokenizer):
-        raise InputTypeError(f"src_tokenizer must be the model's str -> list[str] tokeniser, got {src_tokenizer!r:.30}")
-    _check_model_vocabs(model, src_vocab, tgt_vocab)
+    check_instance(src_tokenizer, Callable, "src_tokenizer", "the model's str -> list[str] tokeniser")
+    check_model_vocabs(model, src_vocab, tgt_vocab)
     max_len = check_int(max_len, "max_len", low=1, allow_none=True)
     beam_size, alpha, beta, n_best = _check_beam_args(model, beam_size, alpha, beta, n_best)
     token_lists = [check_tokens(src_tokenizer(s), f"src_tokenizer's output for {s!r:.40}", allow_empty=False)
@@ -154,12 +162,11 @@ def translate_dataset(model: Seq2Seq, dataset, batch_size: int = 128, max_len: O
 
     batch_size = check_int(batch_size, "batch_size", low=1)
     progress = check_flag(progress, "progress")
-    if not all(hasattr(dataset, a) for a in ("src_tokens", "src_vocab", "tgt_vocab")):
-        raise InputTypeError(f"dataset must be a course_lib.data.TranslationDataset, got {type(dataset).__name__}")
+    require(all(hasattr(dataset, a) for a in ("src_tokens", "src_vocab", "tgt_vocab")),
+            f"dataset must be a course_lib.data.TranslationDataset, got {type(dataset).__name__}", InputTypeError)
     empty = [i for i, toks in enumerate(dataset.src_tokens) if not toks]
-    if not dataset.src_tokens or empty:
-        raise ValueError(f"sentence {empty[0]} of the dataset is empty" if empty else "the dataset is empty")
-    _check_model_vocabs(model, dataset.src_vocab, dataset.tgt_vocab)
+    require(dataset.src_tokens and not empty, f"dataset sentence {empty[0]} is empty" if empty else "the dataset is empty")
+    check_model_vocabs(model, dataset.src_vocab, dataset.tgt_vocab)
     max_len = check_int(max_len, "max_len", low=1, allow_none=True)
     beam_size, alpha, beta, _ = _check_beam_args(model, beam_size, alpha, beta, 1)
     order = sorted(range(len(dataset.src_tokens)), key=lambda i: len(dataset.src_tokens[i]))
