@@ -172,6 +172,7 @@ def lengths_to_pad_mask(lengths: torch.Tensor, max_len: int | None = None) -> to
     lo, hi = (int(v) for v in torch.aminmax(lengths))
     max_len = hi if max_len is None else int(max_len)
     require(lo >= 1, f"src_lens holds a length below 1 ({lo}): every sentence needs at least one token")
-    require(hi <= max_len, f"src_lens holds a length of {hi} but the padded source has only {max_len} positions")
+    require(hi <= max_len, f"src_lens holds a length of {hi} but the padded source has only {max_len} positions: "
+            "a length must not exceed src.size(1)")
     positions = torch.arange(max_len, device=lengths.device)
     return positions.unsqueeze(0) >= lengths.unsqueeze(1)  # [B, S]

@@ -31,7 +31,7 @@ from typing import Any, Callable, List, Optional, Sequence
 from .checks import (InputTypeError, check_choice, check_instance, check_int, check_real, check_text, check_tokens,
                      require)
 from .data import EOS
-from .decoding.translate import _check_model_vocabs
+from .decoding.translate import check_model_vocabs
 from .explorer import (EXAMPLE_DECODER_STATE, EXAMPLE_ENCODER_STATES, EXPLORER_SCORE_NAMES, attention_steps,
                        describe_step, format_steps, plot_attention_steps, plot_explorer)
 from .viz import (beam_frames, beam_step_caption, display_text, figure_to_png, format_n_best, plot_attention,
@@ -505,7 +505,7 @@ def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size:
     tokens = check_tokens(src_tokens, "src_tokens", allow_empty=False)
     beam_size = check_int(beam_size, "beam_size", low=1)
     n_best = min(check_int(n_best, "n_best", low=1), beam_size)
-    _check_model_vocabs(model, src_vocab, tgt_vocab)
+    check_model_vocabs(model, src_vocab, tgt_vocab)
     device = next(model.parameters()).device
     ids = [src_vocab[t] for t in tokens] + [src_vocab.eos_id]
     src = torch.tensor([ids], dtype=torch.long, device=device)
@@ -562,7 +562,7 @@ def beam_explorer(model, sentence: str, src_tokenizer, src_vocab, tgt_vocab, bea
     _source_tokens(sentence, src_tokenizer)
     n_best = check_int(n_best, "n_best", low=1)
     max_len = check_int(max_len, "max_len", low=1, allow_none=True)
-    _check_model_vocabs(model, src_vocab, tgt_vocab)
+    check_model_vocabs(model, src_vocab, tgt_vocab)
     text = _text_box(w, sentence)
     size, a_slider, b_slider = _search_settings(w, beam_size, alpha, beta, max_beam_size,
                                                 bool(getattr(model, "has_attention", False)),

@@ -11,7 +11,7 @@ from ..checks import check_int, check_tokens
 from ..data import EOS
 from ..models.base import Seq2Seq
 from .greedy import _default_max_len, _greedy
-from .translate import _check_model_vocabs, _encode_sources, _model_device
+from .translate import check_model_vocabs, _encode_sources, _model_device
 
 
 @dataclass
@@ -55,7 +55,7 @@ def decode_trace(model: Seq2Seq, src_tokens: List[str], src_vocab, tgt_vocab, k:
     k = check_int(k, "k", low=1)
     prefix = check_tokens([] if prefix is None else prefix, "prefix")
     max_len = check_int(max_len, "max_len", low=max(1, len(prefix)), allow_none=True)
-    _check_model_vocabs(model, src_vocab, tgt_vocab)
+    check_model_vocabs(model, src_vocab, tgt_vocab)
     index = {t: i for i, t in enumerate(tgt_vocab.itos)}
     bad = [t for i, t in enumerate(prefix) if t not in index or (t == EOS and i < len(prefix) - 1)]
     if bad:

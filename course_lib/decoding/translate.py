@@ -78,7 +78,6 @@ def check_model_vocabs(model, src_vocab, tgt_vocab) -> None:
                 f"was built for {getattr(model, name + '_size')}: pass the vocabularies it was trained with")
 
 
-_check_model_vocabs = check_model_vocabs  # the old private name (widgets, trace)
 
 
 def _encode_sources(token_lists: Sequence[List[str]], vocab, device) -> tuple[Tensor, Tensor]:
