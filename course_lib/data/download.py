@@ -15,7 +15,7 @@ import urllib.request
 from importlib import resources
 from pathlib import Path
 
-from course_lib.checks import check_text, require
+from course_lib.checks import InputTypeError, check_text, require
 from course_lib.data._util import PATH_TYPES, check_instance, check_pattern
 from course_lib.utils import atomic_write
 
@@ -138,11 +138,12 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str, desc: str | No
             in the error message).
 
     Raises:
-        InputTypeError: ``url``, ``sha256`` or ``override_var`` is not a str.
-        ValueError: ``url`` is empty; ``sha256`` is not 64 hexadecimal characters.
+        InputTypeError (a TypeError and a ValueError): ``url`` is not a non-empty str; ``sha256`` or
+            ``override_var`` is not a str.
+        ValueError: ``sha256`` is not 64 hexadecimal characters.
         DataDownloadError: the URL could not be read. ChecksumError: wrong SHA-256 (not kept).
     """
-    check_pattern(url, "url", r"\S+", "a non-empty URL")
+    require(isinstance(url, str) and url.strip(), f"url must be a non-empty str, got {url!r:.60}", InputTypeError)
     check_text(override_var, "override_var")
     expected = check_pattern(sha256, "sha256", SHA256, "64 hexadecimal characters").strip().lower()
     dest = Path(dest)
