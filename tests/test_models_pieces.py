@@ -167,3 +167,24 @@ def test_attention_has_no_check_flag():
         assert "check" not in inspect.signature(fn).parameters
     assert list(inspect.signature(Attention.forward).parameters) == ["self", "query", "keys", "values", "mask",
                                                                       "proj_keys"]
+
+
+def test_old_check_names_still_work():
+    """Seq2Seq.checked_config and check_forward_args are public names kept from before the refactor."""
+    from course_lib.checks import InputTypeError
+    from course_lib.models import BahdanauConfig, BahdanauSeq2Seq
+
+    cfg = Seq2Seq.checked_config(None, BahdanauConfig)
+    assert isinstance(cfg, BahdanauConfig)
+    with pytest.raises(InputTypeError, match="BahdanauConfig"):
+        Seq2Seq.checked_config({"emb_dim": 8}, BahdanauConfig)
+    model = BahdanauSeq2Seq(12, 11)
+    src, lens = torch.tensor([[4, 5, 3]]), torch.tensor([3])
+    tgt = torch.tensor([[2, 6, 3]])
+    model.check_forward_args(src, lens, tgt, 0.5)
+    with pytest.raises(ValueError, match="teacher_forcing_ratio"):
+        model.check_forward_args(src, lens, tgt, 1.5)
+    with pytest.raises(ValueError, match="below 1"):
+        model.check_forward_args(src, torch.tensor([0]), tgt, 1.0)
+    with pytest.raises(ValueError, match="tgt"):
+        model.check_forward_args(src, lens, torch.tensor([[2]]), 1.0)

@@ -178,15 +178,25 @@ class Seq2Seq(nn.Module):
                  config: Optional[ModelConfig] = None):
         super().__init__()
         if self.config_class is not None:  # checked again here: a field may have changed since it was made
-            self.config = config = self.config_class() if config is None else config
-            require(isinstance(config, self.config_class), f"config must be a {self.config_class.__name__} "
-                    f"(a dict: use from_dict), got {config!r:.40}", InputTypeError)
-            config.validate()
+            self.config = self.checked_config(config, self.config_class)
         self.src_vocab_size = check_int(src_vocab_size, "src_vocab_size", low=1)
         self.tgt_vocab_size = check_int(tgt_vocab_size, "tgt_vocab_size", low=1)
         top = min(self.src_vocab_size, self.tgt_vocab_size) - 1
         self.pad_id, self.sos_id, self.eos_id = (check_int(value, name, low=0, high=top) for name, value in
                                                  (("pad_id", pad_id), ("sos_id", sos_id), ("eos_id", eos_id)))
+
+    @staticmethod
+    def checked_config(config: Optional[ModelConfig], config_class: type) -> ModelConfig:
+        """``config`` validated (``config_class()`` when ``None``), as each model's ``__init__`` uses it.
+
+        Raises:
+            InputTypeError: not a ``config_class`` (a dict: use ``from_dict``). ValueError: a bad field.
+        """
+        config = config_class() if config is None else config
+        require(isinstance(config, config_class), f"config must be a {config_class.__name__} (a dict: use from_dict), "
+                f"got {config!r:.40}", InputTypeError)
+        config.validate()
+        return config
 
     # --- the pieces a model provides -----------------------------------------------------
     def _missing(self, name: str):
@@ -258,6 +268,15 @@ class Seq2Seq(nn.Module):
                 "nothing to predict")
         _check_ids(tgt, "tgt", self.tgt_vocab_size)
         require(bool((tgt[:, 1:] != self.pad_id).any()), "tgt holds no real token after <sos>: nothing to predict")
+
+    def check_forward_args(self, src: Tensor, src_lens: Tensor, tgt: Tensor, teacher_forcing_ratio: float) -> None:
+        """The checks of :meth:`forward` without the pass: the ratio, the source, the target (one batch).
+
+        Raises:
+            InputTypeError, ValueError: as :meth:`forward`.
+        """
+        check_real(teacher_forcing_ratio, "teacher_forcing_ratio", low=0.0, high=1.0)
+        self.check_target(tgt, self.source_pad_mask(src, src_lens).size(0))
 
     def check_step_args(self, prev_tokens: Tensor, state: TensorDict, enc: TensorDict) -> None:
         """The checks of :meth:`decode_step`: metadata only, so no host--device synchronisation.
