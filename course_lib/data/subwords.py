@@ -99,6 +99,7 @@ class SubwordTokenizer:
         return self._hf.encode(check_text(text, "text (one sentence; use tokenize_many for a list)")).tokens
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
+        """One token list per sentence of ``texts``. Raises InputTypeError: not a list of str."""
         texts = check_texts(texts, "SubwordTokenizer.tokenize_many")
         return [enc.tokens for enc in self._hf.encode_batch(texts)] if texts else []
 

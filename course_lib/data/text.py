@@ -130,9 +130,11 @@ class CharTokenizer:
         return [SPACE_TOKEN if c == " " else c for c in check_text(text, "char_tokenize's text (one sentence)")]
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
+        """One token list per sentence of ``texts``. Raises InputTypeError: not a list of str."""
         return [self(t) for t in check_texts(texts, "char_tokenize.tokenize_many")]
 
     def detokenize(self, tokens: Sequence[str]) -> str:
+        """Join tokens back into text. Raises InputTypeError: not a list of str tokens."""
         return "".join(check_tokens(tokens, "char_tokenize.detokenize")).replace(SPACE_TOKEN, " ")
 
     def __repr__(self) -> str:
@@ -187,10 +189,12 @@ class Tokenizer:
         return self._words(self.nlp.tokenizer(check_text(text, "text (one sentence; use tokenize_many for a list)")))
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
+        """One token list per sentence of ``texts``. Raises InputTypeError: not a list of str."""
         texts = check_texts(texts, "Tokenizer.tokenize_many")
         return [self._words(doc) for doc in self.nlp.tokenizer.pipe(texts, batch_size=1000)]
 
     def detokenize(self, tokens: Sequence[str]) -> str:
+        """Join tokens back into text. Raises InputTypeError: not a list of str tokens."""
         return detokenize_words(tokens)
 
     def __repr__(self) -> str:
@@ -230,9 +234,11 @@ class ReversedTokenizer:
         return self.inner(text)[::-1]
 
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
+        """One token list per sentence of ``texts``. Raises InputTypeError: not a list of str."""
         return [tokens[::-1] for tokens in tokenize_all(self.inner, check_texts(texts, "tokenize_many"))]
 
     def detokenize(self, tokens: Sequence[str]) -> str:
+        """Join tokens back into text. Raises InputTypeError: not a list of str tokens."""
         return detokenize(self.inner, check_tokens(tokens, "ReversedTokenizer.detokenize")[::-1])
 
     def __repr__(self) -> str:

@@ -61,6 +61,7 @@ class RankShard:
                 yield item
 
     def set_epoch(self, epoch: int) -> None:
+        """Pass the epoch on to the wrapped loader's sampler (it reshuffles per epoch), if it has one."""
         if hasattr(self.inner, "set_epoch"):
             self.inner.set_epoch(epoch)
 
@@ -123,6 +124,7 @@ class DataParallelTrainer(Trainer):
         return gathered
 
     def save(self, path=None) -> None:
+        """:meth:`Trainer.save` on rank 0; every rank then waits until the file is written."""
         super().save(path)
         dist.barrier()  # the other ranks wait for rank 0's file
 
