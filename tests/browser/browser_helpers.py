@@ -294,6 +294,16 @@ class LessonPage:
         return path
 
 
+def notebook_from_cells(cells: list[str], path: Path) -> str:
+    """Write ``cells`` (code sources) as a Python 3 notebook at ``path``; return the path, for
+    :func:`lesson_in_browser` (tests that build their own notebook)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, path)
+    return str(path)
+
+
 @contextmanager
 def lesson_in_browser(lesson: str, tmp_path: Path, prefix: str, run_timeout: float = 600.0,
                       extra_env: dict | None = None) -> Iterator[LessonPage]:

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import re
 
-import nbformat
 import pytest
 
-from browser_helpers import Slider, cell_output, lesson_in_browser, play_stopped, play_to_end, text_box, type_into, \
-    wait_until
+from browser_helpers import Slider, cell_output, lesson_in_browser, notebook_from_cells, play_stopped, play_to_end, \
+    text_box, type_into, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -37,12 +36,8 @@ CELLS = [
 
 
 def test_bpe_merge_stepper(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    source = tmp_path / "bpe_stepper.ipynb"
-    nbformat.write(nb, source)
-    with lesson_in_browser(str(source), tmp_path, "bpe", run_timeout=180) as lp:
+    source = notebook_from_cells(CELLS, tmp_path / "bpe_stepper.ipynb")
+    with lesson_in_browser(source, tmp_path, "bpe", run_timeout=180) as lp:
         out = cell_output(lp.page, "widgets.bpe_merge_stepper(")
         slider, pieces = Slider(out, "merge"), out.locator(".bpe-pieces")
         wait_until(lambda: MERGE_RE.search(pieces.inner_text()), 30, "the stepper's caption")

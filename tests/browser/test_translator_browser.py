@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import re
 
-import nbformat
 import pytest
 
 from browser_helpers import (
     Slider,
+    notebook_from_cells,
     cell_output,
     image_hash,
     image_loaded,
@@ -65,12 +65,8 @@ CELLS = [
 
 
 def test_translator_widget(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
-    source = tmp_path / "translator_widget.ipynb"
-    nbformat.write(nb, source)
-    with lesson_in_browser(str(source), tmp_path, "translator", run_timeout=300) as lp:
+    source = notebook_from_cells(CELLS, tmp_path / "translator_widget.ipynb")
+    with lesson_in_browser(source, tmp_path, "translator", run_timeout=300) as lp:
         out = cell_output(lp.page, "widgets.translator(")
         size, alpha, beta, choice = (Slider(out, label) for label in ("beam size", "α (length)", "β (coverage)",
                                                                       "show #"))
