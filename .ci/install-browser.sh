@@ -10,7 +10,7 @@ set -euo pipefail
 CHROMIUM=/usr/bin/chromium
 PYTHON="${PYTHON:-python}"
 
-# A font with Devanagari glyphs (lesson 06 labels its heatmaps in Marathi; Chromium shows
+# A font with Devanagari glyphs (lesson 07 labels its heatmaps in Marathi; Chromium shows
 # the widget captions with it too). Small; skipped when present.
 if ! fc-list 2>/dev/null | grep -qi "lohit.*devanagari\|noto.*devanagari"; then
     SUDO=""
@@ -18,7 +18,7 @@ if ! fc-list 2>/dev/null | grep -qi "lohit.*devanagari\|noto.*devanagari"; then
     echo "install-browser: installing a Devanagari font (fonts-lohit-deva)"
     export DEBIAN_FRONTEND=noninteractive
     { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends fonts-lohit-deva >/dev/null; } \
-        || echo "install-browser: could not install fonts-lohit-deva; lesson 06 will draw boxes for Marathi" >&2
+        || echo "install-browser: could not install fonts-lohit-deva; lesson 07 will draw boxes for Marathi" >&2
 fi
 
 if [ -x "$CHROMIUM" ]; then

@@ -29,7 +29,7 @@ from .fonts import font_rc
 
 __all__ = ["figure_to_png", "display_tokens", "display_text", "plot_history", "plot_attention",
            "plot_bleu_by_length", "plot_decoder_step", "plot_length_histogram", "stepper_frame", "BeamEntry",
-           "beam_frames", "plot_beam_step", "plot_beam_tree", "beam_step_caption", "format_n_best",
+           "beam_frames", "plot_beam_step", "plot_beam_tree", "beam_step_caption", "format_n_best", "plot_gnmt_placement",
            "translator_frame", "InputTypeError", "StepOutOfRange"]
 
 #: The largest PNG side (pixels) :func:`figure_to_png` renders (matplotlib's own limit is 2**16).
@@ -744,3 +744,58 @@ def translator_frame(translation, choice: int = 0, detokenize=None,
     fig = plot_attention(chosen.attn_weights, chosen.src_tokens, chosen.row_labels,
                          title=title if title is not None else f"#{choice + 1}: {texts[choice]}{score}")
     return table, figure_to_png(fig)
+
+
+def plot_gnmt_placement(num_layers: int = 8) -> Figure:
+    """GNMT's layout with one GPU per layer (Wu et al. 2016, fig. 1 and sec. 3.3), as a diagram.
+
+    Encoder layer i and decoder layer i sit on GPU i; the bottom encoder layer is bidirectional
+    (its two directions side by side, sec. 3.2); residual connections from the third layer up
+    (sec. 3.1); the attention query comes from the bottom decoder layer and its context goes to
+    every decoder layer and the softmax (eq. 4). ``num_layers``: layers per side, 2 to 16.
+
+    Raises:
+        InputTypeError / ValueError: ``num_layers`` is not an int in [2, 16].
+    """
+    from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+    num_layers = check_int(num_layers, "num_layers (layers per side)", low=2, high=16)
+    fig = Figure(figsize=(11, 1.7 + 0.48 * num_layers), dpi=80)
+    ax = fig.subplots()
+    box_w, box_h, gap = 2.6, 0.48, 0.16
+
+    def box(x, y, w, label, colour, size=7.5):
+        ax.add_patch(FancyBboxPatch((x, y), w, box_h, boxstyle="round,pad=0.02", fc=colour, alpha=0.55, ec="black"))
+        ax.text(x + w / 2, y + box_h / 2, label, ha="center", va="center", fontsize=size)
+
+    def arrow(start, end, **kw):
+        ax.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", **{"mutation_scale": 12, "lw": 1.2, **kw}))
+
+    for side, x0 in (("encoder", 0.0), ("decoder", 5.2)):
+        for i in range(num_layers):
+            y = i * (box_h + gap)
+            if side == "encoder" and i == 0:  # the bidirectional bottom layer: two directions in parallel
+                box(x0, y, box_w / 2 - 0.05, "forward  (GPU 1)", "C0", 7)
+                box(x0 + box_w / 2 + 0.05, y, box_w / 2 - 0.05, "backward  (GPU 1)", "C0", 7)
+            else:
+                box(x0, y, box_w, f"{side} layer {i + 1}{' + residual' if i >= 2 else ''}  (GPU {i + 1})", f"C{i % 10}")
+        ax.text(x0 + box_w / 2, num_layers * (box_h + gap) + 0.1, side, ha="center", fontsize=11, weight="bold")
+    top_y = (num_layers - 1) * (box_h + gap) + box_h / 2
+    ax.add_patch(FancyBboxPatch((3.0, 0.9), 1.8, 0.7, boxstyle="round,pad=0.05", fc="white", ec="black"))
+    ax.text(3.9, 1.25, "attention\n(additive)", ha="center", va="center", fontsize=8)
+    arrow((2.6, top_y), (3.4, 1.6))
+    ax.text(3.25, 1.9 + 0.2 * num_layers, "encoder outputs\n(top layer)", fontsize=7, ha="center")
+    arrow((5.2, box_h / 2), (4.8, 1.0))
+    ax.text(4.35, 0.15, "query: bottom decoder\nlayer, previous step", fontsize=7, ha="center")
+    for i in range(num_layers):  # the context goes to every decoder layer
+        arrow((4.8, 1.45), (5.2, i * (box_h + gap) + box_h / 2), mutation_scale=8, lw=0.6, color="grey", alpha=0.8)
+    ax.text(4.5, 2.3 + 0.2 * num_layers, "context $a_i$ to\nevery decoder layer\nand the softmax", fontsize=7,
+            color="dimgrey", ha="center")
+    ax.text(6.5, -0.55, "target tokens in", ha="center", fontsize=8)
+    ax.text(1.3, -0.55, "source tokens in", ha="center", fontsize=8)
+    ax.text(6.5, num_layers * (box_h + gap) + 0.45, "softmax over wordpieces", ha="center", fontsize=8)
+    ax.set_xlim(-0.3, 8.1)
+    ax.set_ylim(-0.8, num_layers * (box_h + gap) + 0.8)
+    ax.axis("off")
+    ax.set_title("GNMT's layout (Wu et al. 2016, fig. 1, sec. 3.3): layer i of each side on GPU i")
+    return fig

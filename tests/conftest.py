@@ -2,7 +2,7 @@
 
 - If ``COURSE_DATA_URL`` is unset and the mirror exists at ``<repo>/../shared/data/multi30k/``,
   it is set to that folder's ``file://`` URL, so downloads run offline through the real code.
-- The same for ``COURSE_ANKI_URL`` and ``<repo>/../shared/data/anki/`` (lesson 06).
+- The same for ``COURSE_ANKI_URL`` and ``<repo>/../shared/data/anki/`` (lesson 07).
 - If ``COURSE_DATA_DIR`` is unset, it is set to a temporary folder for this test session,
   so tests never touch the user's cache.
 """
@@ -27,7 +27,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("COURSE_DATA_URL") and (MIRROR_ROOT / "multi30k").is_dir():
         os.environ["COURSE_DATA_URL"] = (MIRROR_ROOT / "multi30k").as_uri() + "/"
     if not os.environ.get("COURSE_ANKI_URL") and (MIRROR_ROOT / "anki").is_dir():
-        os.environ["COURSE_ANKI_URL"] = (MIRROR_ROOT / "anki").as_uri() + "/"  # lesson 06's pairs
+        os.environ["COURSE_ANKI_URL"] = (MIRROR_ROOT / "anki").as_uri() + "/"  # lesson 07's pairs
     if not os.environ.get("COURSE_DATA_DIR"):
         _SESSION_CACHE = tempfile.mkdtemp(prefix="course_lib_test_cache_")
         os.environ["COURSE_DATA_DIR"] = _SESSION_CACHE

@@ -1,4 +1,4 @@
-"""The beam explorer (lesson 05): the pure figure over a fake beam, then wired to beam_search."""
+"""The beam explorer (lesson 06): the pure figure over a fake beam, then wired to beam_search."""
 
 from __future__ import annotations
 
