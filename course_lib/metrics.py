@@ -18,12 +18,12 @@ from typing import Callable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import sacrebleu
 
-from .checks import InputTypeError, check_flag, check_int, check_items, check_texts
+from .checks import InputTypeError, check_flag, check_int, check_items, check_texts, check_tokens
 from .data import UNK
 from .utils import require
 
 __all__ = ["Score", "BleuScores", "PairedBootstrap", "corpus_bleu", "bleu_scores", "corpus_chrf", "perplexity",
-           "bleu_by_length", "evaluate_translations", "paired_bootstrap", "DEFAULT_LENGTH_BUCKETS", "UNK_PLACEHOLDER"]
+           "bleu_by_length", "accuracy_by_length", "evaluate_translations", "paired_bootstrap", "DEFAULT_LENGTH_BUCKETS", "UNK_PLACEHOLDER"]
 
 DEFAULT_LENGTH_BUCKETS: Tuple[Tuple[int, int], ...] = ((1, 10), (11, 15), (16, 20), (21, 25), (26, 10_000))
 
@@ -155,17 +155,58 @@ def bleu_by_length(hypotheses: Sequence[str], references: References, src_length
     hyps = _hypotheses(hypotheses)
     streams = _reference_streams(references, len(hyps))
     lengths = _source_lengths(src_lengths, len(hyps))
+    rows = []
+    for row, idx in _bucketed(buckets, lengths):
+        row["bleu"] = corpus_bleu([hyps[i] for i in idx], [[s[i] for i in idx] for s in streams], lowercase).score \
+            if idx else float("nan")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _bucketed(buckets, lengths: List[int]):
+    """``(row, indices)`` per inclusive ``(low, high)`` bucket; ValueError for a malformed bucket list."""
     ok = isinstance(buckets, Sequence) and not isinstance(buckets, str) and len(buckets) > 0
     require(ok and all(isinstance(b, Sequence) and len(b) == 2 and all(isinstance(x, Integral) and not isinstance(
         x, bool) for x in b) and 0 <= b[0] <= b[1] for b in buckets), "buckets must be a non-empty list of (low, high) "
         f"source-length ranges with integers 0 <= low <= high, got {buckets!r:.60}")
-    rows = []
     for low, high in ((int(a), int(b)) for a, b in buckets):
         idx = [i for i, n in enumerate(lengths) if low <= n <= high]
-        bleu = corpus_bleu([hyps[i] for i in idx], [[s[i] for i in idx] for s in streams], lowercase).score \
-            if idx else float("nan")
-        rows.append({"bucket": f"{low}+" if high >= 1000 else f"{low}-{high}", "low": low, "high": high,
-                     "sentences": len(idx), "bleu": bleu})
+        yield {"bucket": f"{low}+" if high >= 1000 else f"{low}-{high}", "low": low, "high": high,
+               "sentences": len(idx)}, idx
+
+
+def accuracy_by_length(hypotheses: Sequence[Sequence[str]], references: Sequence[Sequence[str]],
+                       src_lengths: Sequence[int], buckets: Sequence[Tuple[int, int]] = DEFAULT_LENGTH_BUCKETS):
+    """Exact-match and token accuracy (percent) within inclusive ``(low, high)`` buckets of source length.
+
+    For tasks with one right answer (:func:`course_lib.data.make_sequence_task`), where BLEU's
+    partial credit would hide the failure: ``hypotheses`` and ``references`` are token lists
+    (``<eos>`` not included). *Exact match*: the whole output equals the reference. *Token
+    accuracy*: position-by-position matches over the reference length (a missing or extra
+    token counts as wrong; the denominator is the longer of the two).
+
+    Returns a ``pandas.DataFrame``: ``bucket``, ``low``, ``high``, ``sentences``, ``exact_match`` and
+    ``token_accuracy`` (NaN for an empty bucket).
+
+    Raises:
+        ValueError: the three sequences differ in length, a negative length, a malformed bucket.
+        InputTypeError (a TypeError): a hypothesis or reference that is not a list of str tokens, a
+            length that is not an integer.
+    """
+    import pandas as pd
+
+    hyps = [check_tokens(h, "a hypothesis") for h in check_items(hypotheses, "hypotheses", "token lists")]
+    refs = [check_tokens(r, "a reference") for r in check_items(references, "references", "token lists")]
+    require(len(hyps) == len(refs), f"{len(hyps)} hypotheses for {len(refs)} references: pass one per test sentence")
+    lengths = _source_lengths(src_lengths, len(hyps))
+    rows = []
+    for row, idx in _bucketed(buckets, lengths):
+        exact = [hyps[i] == refs[i] for i in idx]
+        hits = sum(sum(a == b for a, b in zip(hyps[i], refs[i])) for i in idx)
+        slots = sum(max(len(hyps[i]), len(refs[i]), 1) for i in idx)
+        row["exact_match"] = 100.0 * sum(exact) / len(idx) if idx else float("nan")
+        row["token_accuracy"] = 100.0 * hits / slots if idx else float("nan")
+        rows.append(row)
     return pd.DataFrame(rows)
 
 

@@ -277,39 +277,45 @@ def plot_attention(weights, src_tokens: Sequence[str], tgt_tokens: Sequence[str]
     return ax.figure
 
 
-def _check_bleu_frames(frames) -> List[str]:
+def _check_bleu_frames(frames, metric: str = "bleu") -> List[str]:
     check_mapping(frames, "frames", "{model name: DataFrame from metrics.bleu_by_length}")
     first = next(iter(frames.values()))
-    bad = [n for n, df in frames.items() if not ({"bucket", "sentences", "bleu"} <= set(getattr(df, "columns", ()))
-           and len(df) and df["bleu"].dtype.kind in "iuf" and list(df["bucket"]) == list(first["bucket"]))]
-    require(not bad, f"table {bad[:1]} needs a numeric 'bleu' column and the first's buckets (metrics.bleu_by_length)")
+    bad = [n for n, df in frames.items() if not ({"bucket", "sentences", metric} <= set(getattr(df, "columns", ()))
+           and len(df) and df[metric].dtype.kind in "iuf" and list(df["bucket"]) == list(first["bucket"]))]
+    require(not bad, f"table {bad[:1]} needs a numeric {metric!r} column and the first's buckets "
+            "(metrics.bleu_by_length or metrics.accuracy_by_length)")
     return list(frames)
 
 
-def plot_bleu_by_length(frames: Dict[str, "object"], title: str = "BLEU by source length") -> Figure:
-    """Grouped bars (seaborn) of BLEU per source-length bucket, one colour per model.
+def plot_bleu_by_length(frames: Dict[str, "object"], title: str = "BLEU by source length", metric: str = "bleu",
+                        ylabel: Optional[str] = None) -> Figure:
+    """Grouped bars (seaborn) of BLEU (or another ``metric`` column) per source-length bucket, one colour per model.
 
-    ``frames``: ``{model name: DataFrame from metrics.bleu_by_length}`` with the same buckets.
+    ``frames``: ``{model name: DataFrame from metrics.bleu_by_length}`` with the same buckets;
+    ``metric="exact_match"`` or ``"token_accuracy"`` plots :func:`course_lib.metrics.accuracy_by_length`'s
+    tables; ``ylabel`` defaults to the column's name.
 
     Raises:
-        ValueError: no tables; a table without ``bucket``/``sentences``/``bleu`` columns or
-            rows, with a non-numeric ``bleu`` column, or with other buckets.
-        InputTypeError: ``frames`` not a dict; ``title`` not a str.
+        ValueError: no tables; a table without ``bucket``/``sentences``/``metric`` columns or
+            rows, with a non-numeric ``metric`` column, or with other buckets.
+        InputTypeError: ``frames`` not a dict; ``title``, ``metric`` or ``ylabel`` not a str.
     """
     import pandas as pd
     import seaborn as sns
 
-    title = check_text(title, "title", allow_none=False)
-    names = _check_bleu_frames(frames)
+    title, metric = check_text(title, "title", allow_none=False), check_text(metric, "metric", allow_none=False)
+    ylabel = check_text(ylabel, "ylabel") or {"bleu": "BLEU"}.get(metric, metric.replace("_", " "))
+    names = _check_bleu_frames(frames, metric)
     first = frames[names[0]]
     labels = [f"{b}\n(n={n})" for b, n in zip(first["bucket"], first["sentences"])]
-    long = pd.concat([pd.DataFrame({"bucket": labels, "BLEU": np.asarray(frames[n]["bleu"], dtype=float), "model": n})
+    long = pd.concat([pd.DataFrame({"bucket": labels, "value": np.asarray(frames[n][metric], dtype=float), "model": n})
                       for n in names], ignore_index=True)
     with sns.axes_style("whitegrid", rc=font_rc()):
         fig = Figure(figsize=(max(6, 1.3 * len(labels) + 2), 3.5), layout="constrained")
         ax = fig.subplots()
-        sns.barplot(data=long, x="bucket", y="BLEU", hue="model", ax=ax, palette="deep", order=labels, hue_order=names)
-    ax.set(xlabel="source length (tokens)", ylabel="BLEU", title=title)
+        sns.barplot(data=long, x="bucket", y="value", hue="model", ax=ax, palette="deep", order=labels,
+                    hue_order=names)
+    ax.set(xlabel="source length (tokens)", ylabel=ylabel, title=title)
     ax.legend(title=None)
     return fig
 
