@@ -526,8 +526,7 @@ def _check_beam_frames(frames, step: Any = None, what: str = "step") -> Tuple[bo
     Returns whether they are subword pieces, and the step."""
     ok = not isinstance(frames, (str, bytes)) and isinstance(frames, Sequence) and all(
         isinstance(f, (list, tuple)) and all(isinstance(e, BeamEntry) for e in f) for f in frames)
-    require(ok and frames, "frames is empty: no steps recorded" if ok else
-            "frames must hold a list of BeamEntry per step", InputTypeError)
+    require(ok and frames, "frames is empty (no steps)" if ok else "frames must be BeamEntry lists", InputTypeError)
     step = None if step is None else check_step(step, len(frames), what)
     return any(_has_pieces(e.tokens) for f in frames for e in f), step
 
