@@ -211,8 +211,7 @@ class Attention(nn.Module):
         B, dev = query.size(0), query.device
         check_tensor(keys, "keys [B, S, Hk] (B: query's batch size)", shape=(B, None, None), kind="float", device=dev)
         B, S, Hk = keys.shape
-        check_tensor(keys if values is None else values, "values [B, S, Hv] (B, S of keys)", shape=(B, S, None),
-                     kind="float", device=dev)
+        check_tensor(keys if values is None else values, "values", shape=(B, S, None), kind="float", device=dev)
         if proj_keys is not None:
             check_tensor(proj_keys, "proj_keys", shape=(B, S, self.proj_dim(Hk)), kind="float", device=dev)
         require(keys.numel(), f"keys are empty (shape {(B, S, Hk)}): attention needs a sentence, a position, a feature")

@@ -77,8 +77,7 @@ def check_int(value: Any, name: str, low: Optional[int] = None, high: Optional[i
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise _type_error(name, "an integer" + (f" >= {low}" if low is not None else ""), value, allow_none)
     if (low is not None and value < low) or (high is not None and value > high):
-        hint = " (use None for no limit)" if allow_none else ""
-        raise ValueError(f"{name} must be {_span(low, high)}, got {int(value)}{hint}")
+        raise ValueError(f"{name} must be {_span(low, high)}, got {int(value)}" + " (None: no limit)" * allow_none)
     return int(value)
 
 
@@ -97,8 +96,7 @@ def check_real(value: Any, name: str, low: Optional[float] = None, high: Optiona
     v = float(value)
     if not (math.isfinite(v) and (low is None or (v > low if low_open else v >= low))
             and (high is None or (v < high if high_open else v <= high))):
-        interval = _interval(low, high, low_open, high_open)
-        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
+        raise ValueError(f"{name} must be finite and in {_interval(low, high, low_open, high_open)}, got {value!r}")
     return v
 
 
@@ -137,8 +135,8 @@ def check_items(items: Any, name: str, what: str = "items") -> list:
         InputTypeError: any of the refused kinds.
     """
     if isinstance(items, (str, bytes)):
-        raise InputTypeError(f"{name} must be a list of {what}, got a single {type(items).__name__} "
-                             f"({items!r:.40}); wrap or split it into a list first")
+        raise InputTypeError(f"{name} must be a list of {what}, got a single {type(items).__name__}: wrap it in a "
+                             f"list ({[items]!r:.40}) or split it ({str(items).split()!r:.40})")
     if isinstance(items, (Mapping, set, frozenset)) or not isinstance(items, Iterable):
         raise InputTypeError(f"{name} must be a list of {what} in order, got a {type(items).__name__}")
     return list(items)
@@ -170,7 +168,7 @@ def check_tokens(tokens: Any, name: str, allow_empty: bool = True) -> list[str]:
         InputTypeError: a str/bytes, a dict or set, not iterable, or an item that is not a str.
         ValueError: empty, unless ``allow_empty``.
     """
-    tokens = check_items(tokens, name, "str tokens")
+    tokens = check_items(tokens, name, "tokens")
     message = _non_str_item(tokens, name, "tokens", "; pass one sentence's tokens at a time")
     require(message is None, message, InputTypeError)
     require(tokens or allow_empty, f"{name} is empty: give at least one token")

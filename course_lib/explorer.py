@@ -187,8 +187,7 @@ def _check_figure_args(figsize, dpi, *steps: dict) -> None:
         _check_steps(one)
     dpi = check_real(dpi, "dpi", low=0.0, low_open=True)
     if figsize is not None:
-        require(isinstance(figsize, (tuple, list)) and len(figsize) == 2, f"figsize must be (width, height) in inches, "
-                f"got {figsize!r:.30}")
+        require(isinstance(figsize, (tuple, list)) and len(figsize) == 2, "figsize must be (width, height) in inches")
         width, height = (check_real(v, "figsize", low=0.0, low_open=True) for v in figsize)
         require(max(width, height) * dpi <= MAX_PIXELS, f"more than {MAX_PIXELS} pixels a side: lower dpi or figsize")
 
@@ -203,8 +202,7 @@ def _check_steps(steps) -> None:
         ok = ok and 0 < steps["temperature"] < np.inf
     except (KeyError, TypeError, ValueError):
         ok = False
-    require(ok, "steps must be attention_steps()'s dict: finite [H], [S, H], [S] arrays, a positive temperature",
-            InputTypeError)
+    require(ok, "steps must be attention_steps()'s dict: finite arrays, a temperature > 0", InputTypeError)
 
 
 def describe_step(steps: dict, upto_step: int) -> str:

@@ -49,20 +49,10 @@ class StepOutOfRange(IndexError, ValueError):
     """A step index outside the frames: a ``ValueError`` (and an ``IndexError`` for older callers)."""
 
 
-def check_tokens(tokens: Any, name: str, allow_empty: bool = False) -> List[str]:
-    """:func:`course_lib.checks.check_tokens` for labels: non-empty by default, a bare str gets a hint."""
-    require(not isinstance(tokens, (str, bytes)), f"{name} must be a list of tokens, not a str: split it, e.g. "
-            f"{str(tokens).split()!r:.50}", InputTypeError)
-    return _checks.check_tokens(tokens, name, allow_empty)
-
-
-#: :func:`course_lib.checks.check_text` with ``None`` allowed by default (a title).
+#: :func:`course_lib.checks.check_tokens` and ``check_text`` for labels and titles: tokens non-empty and
+#: a title ``None`` by default.
+check_tokens = partial(_checks.check_tokens, allow_empty=False)
 check_text = partial(_checks.check_text, allow_none=True)
-
-
-def check_real(value: Any, name: str, low: Optional[float] = None, positive: bool = False) -> float:
-    """:func:`course_lib.checks.check_real` with a lower bound, or ``> 0`` when ``positive`` (kept for callers)."""
-    return _checks.check_real(value, name, low=0.0 if positive else low, low_open=positive)
 
 
 def check_step(step: Any, n_frames: int, what: str = "step") -> int:
@@ -536,8 +526,7 @@ def _check_beam_frames(frames, step: Any = None, what: str = "step") -> Tuple[bo
     Returns whether they are subword pieces, and the step."""
     ok = not isinstance(frames, (str, bytes)) and isinstance(frames, Sequence) and all(
         isinstance(f, (list, tuple)) and all(isinstance(e, BeamEntry) for e in f) for f in frames)
-    require(ok and frames, "frames is empty: no steps recorded" if ok else
-            "frames must hold a list of BeamEntry per step", InputTypeError)
+    require(ok and frames, "frames is empty (no steps)" if ok else "frames must be BeamEntry lists", InputTypeError)
     step = None if step is None else check_step(step, len(frames), what)
     return any(_has_pieces(e.tokens) for f in frames for e in f), step
 

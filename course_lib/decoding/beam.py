@@ -32,8 +32,7 @@ def length_penalty(length, alpha: float):
     if not isinstance(length, Tensor):
         return _lp(check_int(length, "length", low=0), alpha)
     check_tensor(length, "length", kind="int")
-    if length.numel() and int(length.min()) < 0:
-        raise ValueError(f"length must be >= 0 (tokens, <eos> included), got {length.tolist()}")
+    require(not length.numel() or int(length.min()) >= 0, f"length must be >= 0 (with <eos>), got {length.tolist()}")
     return _lp(length, alpha)
 
 

@@ -8,7 +8,7 @@ from typing import List, Optional
 import torch
 from torch import Tensor
 
-from ..checks import check_instance, check_int, check_tensor
+from ..checks import check_instance, check_int, check_tensor, require
 from ..models.base import Seq2Seq
 from ..utils import eval_mode, lengths_to_pad_mask
 
@@ -36,8 +36,7 @@ def default_max_len(src_lens: Tensor) -> int:
     Raises ValueError unless ``src_lens`` is a non-empty 1-D integer tensor of lengths >= 1.
     """
     check_tensor(src_lens, "src_lens", ndim=1, kind="int")
-    if src_lens.numel() == 0 or int(src_lens.min()) < 1:
-        raise ValueError(f"src_lens must hold lengths >= 1 (tokens, <eos> included), got {src_lens.tolist()}")
+    require(src_lens.numel() and int(src_lens.min()) >= 1, f"src_lens must hold lengths >= 1, got {src_lens.tolist()}")
     return _default_max_len(src_lens)
 
 

@@ -111,11 +111,8 @@ def select_batch(tensors: TensorDict, index: Tensor) -> TensorDict:
         InputTypeError: ``tensors`` is not a dictionary of tensors with a batch dimension (0-d
             tensors are refused), or ``index`` is not a 1-D integer tensor.
     """
-    require(isinstance(tensors, Mapping), f"tensors must be a dictionary of batch-first tensors, got "
-            f"{type(tensors).__name__}", InputTypeError)
-    for k, v in tensors.items():
-        require(isinstance(v, Tensor) and v.dim(), f"tensors must hold batch-first tensors, but tensors[{k!r}] is "
-                f"{'a 0-d tensor' if isinstance(v, Tensor) else 'not a tensor'}", InputTypeError)
+    require(isinstance(tensors, Mapping) and all(isinstance(v, Tensor) and v.dim() for v in tensors.values()),
+            f"tensors must be a dictionary of batch-first tensors (not a tensor, not 0-d)", InputTypeError)
     require(isinstance(index, Tensor) and index.dim() == 1 and not index.is_floating_point() and index.dtype != torch.bool,
             f"index must be a 1-D integer tensor of row numbers, got {index!r:.60}", InputTypeError)
     index = index.long()
@@ -264,8 +261,7 @@ class Seq2Seq(nn.Module):
                 id outside the target vocabulary, or no real token after ``<sos>`` in the whole batch.
         """
         check_tensor(tgt, "tgt [B, T] (integer ids; batch sizes must match src)", shape=(batch_size, None), kind="int")
-        require(tgt.size(0) and tgt.size(1) >= 2, f"tgt {tuple(tgt.shape)} needs a row and at least 2 positions: "
-                "nothing to predict")
+        require(tgt.size(0) and tgt.size(1) > 1, f"tgt {tuple(tgt.shape)}: nothing to predict (at least 2 positions)")
         _check_ids(tgt, "tgt", self.tgt_vocab_size)
         require(bool((tgt[:, 1:] != self.pad_id).any()), "tgt holds no real token after <sos>: nothing to predict")
 
@@ -294,8 +290,7 @@ class Seq2Seq(nn.Module):
                                                                                self.state_shapes(B).items()]:
             value = (enc if where == "enc" else state).get(key)
             require(torch.is_tensor(value) and tuple(value.shape[:len(shape)]) == shape, f"{where}[{key!r}] must be "
-                    f"{shape}... (batch size of prev_tokens: {B}), got {getattr(value, 'shape', value)}: reorder "
-                    "enc and state together (select_batch)")
+                    f"{shape}... (batch size {B}), not {getattr(value, 'shape', value)}: reorder enc and state together")
 
     def decode_step(self, prev_tokens: Tensor, state: TensorDict, enc: TensorDict) -> StepOutput:
         """One target position: ``output(step(embed(prev_tokens), state, enc))``.

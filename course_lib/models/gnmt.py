@@ -53,7 +53,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
 from ..attention import AdditiveAttention
-from ..checks import check_tensor
+from ..checks import check_tensor, require
 from .base import ModelConfig, Seq2Seq, Seq2SeqOutput, TensorDict
 from .packed import plan_packed
 
@@ -270,8 +270,7 @@ class GNMTSeq2Seq(Seq2Seq):
         Raises:
             ValueError: no parameter has a gradient yet (call ``loss.backward()`` first).
         """
-        if all(p.grad is None for p in self.parameters()):
-            raise ValueError("no gradients yet: call loss.backward() before layer_grad_norms()")
+        require(any(p.grad is not None for p in self.parameters()), "no gradients yet: call loss.backward() first")
         norms: Dict[str, float] = {}
         for name, module in self.layer_groups().items():
             grads = [p.grad.detach().float().pow(2).sum() for p in module.parameters() if p.grad is not None]

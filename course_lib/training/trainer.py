@@ -36,6 +36,17 @@ from .progress import ProgressBar
 NONE = type(None)
 
 
+_OPEN = {"low": 0.0, "low_open": True}
+_TRAIN_RULES = {  # TrainConfig's fields -> their check and its bounds, as the comments of the fields say
+    "epochs": (check_int, {"low": 1}), "patience": (check_int, {"low": 1, "allow_none": True}), "seed": (check_int, {}),
+    "max_steps": (check_int, {"low": 1, "allow_none": True}), "lr": (check_real, _OPEN),
+    "clip": (check_real, {**_OPEN, "allow_none": True}), "teacher_forcing": (check_real, {"low": 0.0, "high": 1.0}),
+    "max_minutes": (check_real, {"low": 0.0, "allow_none": True}), "weight_decay": (check_real, {"low": 0.0}),
+    "label_smoothing": (check_real, {"low": 0.0, "high": 1.0, "high_open": True}),
+    **{flag: (check_flag, {}) for flag in ("amp", "resume", "restore_best", "progress")},
+}
+
+
 @dataclass
 class TrainConfig:
     """Settings of :class:`Trainer` (defaults fit a laptop), one per line below.
@@ -63,22 +74,12 @@ class TrainConfig:
     weight_decay: float = 0.0  # Adam weight decay (>= 0)
 
     def __post_init__(self) -> None:
-        name = "TrainConfig."
-        check_int(self.epochs, name + "epochs", low=1)
-        check_real(self.lr, name + "lr", low=0.0, low_open=True)
-        check_real(self.clip, name + "clip", low=0.0, low_open=True, allow_none=True)
-        check_real(self.teacher_forcing, name + "teacher_forcing", 0.0, 1.0)
-        check_instance(self.teacher_forcing_schedule, (CallableType, NONE), name + "teacher_forcing_schedule", "a function")
-        check_int(self.patience, name + "patience", low=1, allow_none=True)
-        check_real(self.max_minutes, name + "max_minutes", low=0.0, allow_none=True)
-        check_int(self.max_steps, name + "max_steps", low=1, allow_none=True)
-        for flag in ("amp", "resume", "restore_best", "progress"):
-            check_flag(getattr(self, flag), name + flag)
+        for name, (check, bounds) in _TRAIN_RULES.items():
+            check(getattr(self, name), "TrainConfig." + name, **bounds)
+        check_instance(self.teacher_forcing_schedule, (CallableType, NONE), "TrainConfig.teacher_forcing_schedule",
+                       "a function of the epoch, or None")
         if self.checkpoint_path is not None:
-            self.checkpoint_path = check_path(self.checkpoint_path, name + "checkpoint_path")
-        check_int(self.seed, name + "seed")
-        check_real(self.label_smoothing, name + "label_smoothing", 0.0, 1.0, high_open=True)
-        check_real(self.weight_decay, name + "weight_decay", low=0.0)
+            self.checkpoint_path = check_path(self.checkpoint_path, "TrainConfig.checkpoint_path")
 
     @classmethod
     def from_dict(cls, values: Dict[str, Any]) -> "TrainConfig":
