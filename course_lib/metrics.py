@@ -179,11 +179,9 @@ def accuracy_by_length(hypotheses: Sequence[Sequence[str]], references: Sequence
                        src_lengths: Sequence[int], buckets: Sequence[Tuple[int, int]] = DEFAULT_LENGTH_BUCKETS):
     """Exact-match and token accuracy (percent) within inclusive ``(low, high)`` buckets of source length.
 
-    For tasks with one right answer (:func:`course_lib.data.make_sequence_task`), where BLEU's
-    partial credit would hide the failure: ``hypotheses`` and ``references`` are token lists
-    (``<eos>`` not included). *Exact match*: the whole output equals the reference. *Token
-    accuracy*: position-by-position matches over the reference length (a missing or extra
-    token counts as wrong; the denominator is the longer of the two).
+    For tasks with one right answer (:func:`course_lib.data.make_sequence_task`): ``hypotheses`` and
+    ``references`` are token lists without ``<eos>``. *Exact match*: the whole output is right. *Token
+    accuracy*: position-by-position matches over the longer of the two (a missing or extra token is wrong).
 
     Returns a ``pandas.DataFrame``: ``bucket``, ``low``, ``high``, ``sentences``, ``exact_match`` and
     ``token_accuracy`` (NaN for an empty bucket).

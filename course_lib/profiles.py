@@ -24,7 +24,6 @@ MAX_MINUTES_ENV = "COURSE_MAX_MINUTES"
 
 __all__ = ["PROFILES", "MAX_MINUTES_ENV", "Profile", "current_profile", "profile_name", "max_minutes"]
 
-_ProfileTypeError = InputTypeError  # its old private name
 
 
 def profile_name(name: str | None = None) -> str:

@@ -779,18 +779,18 @@ def plot_gnmt_placement(num_layers: int = 8) -> Figure:
     ax.add_patch(FancyBboxPatch((3.0, 0.9), 1.8, 0.7, boxstyle="round,pad=0.05", fc="white", ec="black"))
     ax.text(3.9, 1.25, "attention\n(additive)", ha="center", va="center", fontsize=8)
     arrow((2.6, top_y), (3.4, 1.6))
-    ax.text(3.25, 1.9 + 0.2 * num_layers, "encoder outputs\n(top layer)", fontsize=7, ha="center")
     arrow((5.2, box_h / 2), (4.8, 1.0))
-    ax.text(4.35, 0.15, "query: bottom decoder\nlayer, previous step", fontsize=7, ha="center")
+    for x, y, label in ((3.25, 1.9 + 0.2 * num_layers, "encoder outputs\n(top layer)"),
+                        (4.35, 0.15, "query: bottom decoder\nlayer, previous step")):
+        ax.text(x, y, label, fontsize=7, ha="center")
     for i in range(num_layers):  # the context goes to every decoder layer
         arrow((4.8, 1.45), (5.2, i * (box_h + gap) + box_h / 2), mutation_scale=8, lw=0.6, color="grey", alpha=0.8)
     ax.text(4.5, 2.3 + 0.2 * num_layers, "context $a_i$ to\nevery decoder layer\nand the softmax", fontsize=7,
             color="dimgrey", ha="center")
-    ax.text(6.5, -0.55, "target tokens in", ha="center", fontsize=8)
-    ax.text(1.3, -0.55, "source tokens in", ha="center", fontsize=8)
-    ax.text(6.5, num_layers * (box_h + gap) + 0.45, "softmax over wordpieces", ha="center", fontsize=8)
-    ax.set_xlim(-0.3, 8.1)
-    ax.set_ylim(-0.8, num_layers * (box_h + gap) + 0.8)
+    for x, y, label in ((6.5, -0.55, "target tokens in"), (1.3, -0.55, "source tokens in"),
+                        (6.5, num_layers * (box_h + gap) + 0.45, "softmax over wordpieces")):
+        ax.text(x, y, label, ha="center", fontsize=8)
+    ax.set(xlim=(-0.3, 8.1), ylim=(-0.8, num_layers * (box_h + gap) + 0.8),
+           title="GNMT's layout (Wu et al. 2016, fig. 1, sec. 3.3): layer i of each side on GPU i")
     ax.axis("off")
-    ax.set_title("GNMT's layout (Wu et al. 2016, fig. 1, sec. 3.3): layer i of each side on GPU i")
     return fig

@@ -1,51 +1,25 @@
 """Corpora, tokenisers, vocabularies and padded batches for the course.
 
-A package with one module per concern, in the order a lesson uses them; every public name
-is importable from ``course_lib.data`` itself (``from course_lib import data``;
-``data.prepare_multi30k(...)``):
+One module per concern, in the order a lesson uses them; every public name is importable
+from ``course_lib.data`` itself (``data.prepare_multi30k(...)``):
 
-- :mod:`~course_lib.data.download`: :func:`download_file` (streamed, SHA-256-verified,
-  atomic), :func:`data_cache_dir`, :func:`read_checksums` (the lists shipped in
-  ``course_lib/checksums/``), :class:`DataDownloadError`, :class:`ChecksumError`.
-- :mod:`~course_lib.data.corpora`: **Multi30k** (Elliott et al. 2016, "Multi30K:
-  Multilingual English-German Image Descriptions"; Elliott et al. 2017 for French and the
-  2017 test sets; :func:`load_multi30k`), **Anki / Tatoeba** tab-separated pairs
-  (:func:`load_anki_pairs`, :func:`anki_file`, :func:`read_tab_pairs`, :func:`split_pairs`), and
-  generated tasks: dates to translate into ISO ``YYYY-MM-DD`` (:func:`make_date_corpus`) and
-  symbol sequences to copy, reverse or sort, of any length (:func:`make_sequence_task`).
-- :mod:`~course_lib.data.text`: word tokenisers (:class:`Tokenizer`, spaCy *blank*
-  rules, no model download), :data:`char_tokenize`, :class:`ReversedTokenizer` (the source
-  read backwards, Sutskever et al. 2014 sec. 3.3), and :func:`detokenize_words` /
-  :func:`detokenize` (tokens back to text for BLEU on raw references).
-- :mod:`~course_lib.data.subwords`: BPE subword units (Sennrich et al. 2016; one joint
-  model as GNMT's wordpieces, Wu et al. 2016 sec. 4.1): :func:`train_subword_tokenizer`,
-  :class:`SubwordTokenizer`, cached beside the corpus;
-  :func:`merge_steps` (a word's segmentation after each merge).
-- :mod:`~course_lib.data.vocab`: :class:`Vocab` with the special tokens ``<pad>`` = 0,
-  ``<unk>`` = 1, ``<sos>`` = 2, ``<eos>`` = 3 (:data:`PAD`, :data:`UNK`, :data:`SOS`,
-  :data:`EOS`).
-- :mod:`~course_lib.data.batching`: :class:`TranslationDataset`, :func:`collate_batch` ->
-  :class:`Batch` (batch-first, padded, with ``src_lens`` and ``src_pad_mask``), length
-  bucketing with :class:`BucketBatchSampler`, and :func:`make_loader`.
-- :mod:`~course_lib.data.prepare`: :func:`prepare_multi30k` (words or subwords) and
-  :func:`prepare_pairs` return a :class:`TranslationData` with the three splits, both
-  vocabularies and both tokenisers; :func:`token_stats` (``<unk>`` rate, vocabulary size,
-  mean length).
+- :mod:`~course_lib.data.download`: streamed, SHA-256-verified, atomic downloads and the cache.
+- :mod:`~course_lib.data.corpora`: Multi30k (Elliott et al. 2016, 2017), Anki/Tatoeba pairs, and
+  generated tasks (dates; symbol sequences to copy, reverse or sort, :func:`make_sequence_task`).
+- :mod:`~course_lib.data.text`: word tokenisers (spaCy *blank* rules, no model download),
+  :class:`ReversedTokenizer` (Sutskever et al. 2014 sec. 3.3) and detokenisers.
+- :mod:`~course_lib.data.subwords`: BPE (Sennrich et al. 2016; GNMT's wordpieces, Wu et al. 2016
+  sec. 4.1) and :func:`merge_steps`.
+- :mod:`~course_lib.data.vocab`: :class:`Vocab`; ``<pad>`` = 0, ``<unk>`` = 1, ``<sos>`` = 2, ``<eos>`` = 3.
+- :mod:`~course_lib.data.batching`: :class:`TranslationDataset`, :class:`Batch` (batch-first,
+  padded, ``src_lens``, ``src_pad_mask``), length buckets and :func:`make_loader`.
+- :mod:`~course_lib.data.prepare`: :func:`prepare_multi30k` and :func:`prepare_pairs` return a
+  :class:`TranslationData` (splits, vocabularies, tokenisers); :func:`token_stats`.
 
-Environment variables:
-
-- ``COURSE_DATA_URL``: base URL (or local folder) to download Multi30k from instead of
-  GitHub, e.g. ``file:///path/to/mirror/multi30k/``; it must hold the same relative paths
-  (``data/task1/raw/train.de.gz`` ...).
-- ``COURSE_ANKI_URL``: base URL (or local folder) of a mirror holding the *extracted* Anki
-  pair files (``mar.txt`` ...) instead of manythings.org's zips, e.g.
-  ``file:///path/to/mirror/anki/``.
-- ``COURSE_DATA_DIR``: where downloaded files and subword models are cached (default
-  ``$XDG_CACHE_HOME/course_lib`` or ``~/.cache/course_lib``).
-
-Nothing happens at import time: no downloads; spaCy is imported only when a
-:class:`Tokenizer` is created, Hugging Face ``tokenizers`` only when a subword model is
-trained or loaded.
+``COURSE_DATA_URL`` / ``COURSE_ANKI_URL`` point the downloads at a mirror (a URL or a local
+folder with the same relative paths); ``COURSE_DATA_DIR`` is the cache (default
+``$XDG_CACHE_HOME/course_lib`` or ``~/.cache/course_lib``). Nothing happens at import time;
+spaCy and ``tokenizers`` are imported only when first needed.
 
 Shape legend: ``B`` batch, ``S`` source length, ``T`` target length (in tokens).
 """
