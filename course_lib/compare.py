@@ -3,7 +3,7 @@
 - :func:`compare_bleu_by_length`: several BLEU-by-length tables side by side, with the gain.
 - :func:`plot_variant_comparison`: bars of a few metrics per model variant (lesson 04).
 - :func:`plot_attention_grid`: several attention heatmaps side by side (global vs local-p).
-- :func:`plot_beam_sweep`: a metric against beam size, one line per search setting (lesson 05).
+- :func:`plot_beam_sweep`: a metric against beam size, one line per search setting (lesson 06).
 
 Figures are ``matplotlib.figure.Figure`` objects built without ``pyplot`` (see
 :mod:`course_lib.viz`), seaborn's style set per figure. Bad input raises ``ValueError``
@@ -157,7 +157,7 @@ def plot_beam_sweep(table, x: str = "beam_size", y: str = "bleu", hue: Optional[
                     title: str = "", ylabel: Optional[str] = None) -> Figure:
     """A metric against beam size (seaborn lines with markers), one line per value of ``hue``.
 
-    For lesson 05's "larger beams give shorter, worse output" plot: BLEU against beam size
+    For lesson 06's "larger beams give shorter, worse output" plot: BLEU against beam size
     with and without length normalisation (Wu et al. 2016, sec. 7).
 
     Args:

@@ -466,7 +466,7 @@ def four_steps_animation(
                                        _animated_png(frames, int(control.slider.value), interval_ms)))
 
 
-# -- lesson 05: beam search -------------------------------------------------------------------
+# -- lesson 06: beam search -------------------------------------------------------------------
 #: The beam explorer's tree shows at most this many steps, up to the current one.
 BEAM_TREE_STEPS = 8
 

@@ -195,7 +195,7 @@ def prepare_multi30k(src_lang: str = "de", tgt_lang: str = "en", *, lower: bool 
     - ``"spacy"`` (lessons 01-04): words, from a spaCy blank
       :class:`~course_lib.data.Tokenizer` per language; defaults ``lower=True``,
       ``min_freq=2``, so rare words become ``<unk>``.
-    - ``"subword"`` (lesson 05): BPE pieces of one joint model trained on both sides of the
+    - ``"subword"`` (lesson 06): BPE pieces of one joint model trained on both sides of the
       (subset) training split (:func:`~course_lib.data.train_subword_tokenizer`, cached,
       ``subword_vocab_size`` pieces), as GNMT's shared wordpiece model (Wu et al. 2016,
       sec. 4.1); defaults ``lower=False`` and ``min_freq=1``; ``max_len`` counts pieces.

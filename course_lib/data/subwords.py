@@ -216,7 +216,7 @@ def train_subword_tokenizer(texts: Sequence[str], vocab_size: int = 8000, cache_
             is smaller when the text has fewer merges, never below alphabet + 1. About 8,000 suits Multi30k.
         cache_path: a file to cache the model in (default: see above).
         min_frequency: a merge needs at least this many occurrences (>= 1).
-        lower: lower-case text first (default ``False``: subwords keep case, as in lesson 05).
+        lower: lower-case text first (default ``False``: subwords keep case, as in lesson 06).
         nfkc: apply Unicode NFKC normalisation first (detokenising then gives the NFKC form).
         cache: ``False`` trains without reading or writing any file.
 
