@@ -26,9 +26,10 @@ import torch
 
 from . import __version__
 from .checks import InputTypeError, check_instance, check_text, check_tokens
-from .data import EOS, PAD, SOS, SubwordTokenizer, Tokenizer, Vocab, char_tokenize
+from .data import SubwordTokenizer, Tokenizer, Vocab, char_tokenize
 from .data.text import CharTokenizer
 from .decoding import Translation, translate as _translate
+from .decoding.translate import check_model_vocabs
 from .models import (BahdanauConfig, BahdanauSeq2Seq, GNMTConfig, GNMTSeq2Seq, LuongConfig, LuongSeq2Seq, Seq2Seq,
                      VanillaConfig, VanillaSeq2Seq)
 from .utils import as_device, atomic_write, num_parameters, require
@@ -89,11 +90,7 @@ def _check_parts(model, vocabs: Sequence[Any], tokenizers: Sequence[Any]) -> Non
     require(isinstance(model, Seq2Seq) and all(isinstance(v, Vocab) for v in vocabs) and all(map(callable, tokenizers))
             and callable(getattr(tokenizers[1], "detokenize", None)), "need a models.Seq2Seq, two data.Vocab and two "
             f"tokenizers (the target one with .detokenize), as in its TranslationData; got {given}", InputTypeError)
-    wrong = [f"the {side} vocabulary has {len(v)} entries but the model {getattr(model, f'{side}_vocab_size')}"
-             for side, v in zip(_SIDES, vocabs) if len(v) != getattr(model, f"{side}_vocab_size")]
-    wrong += [f"{k}={getattr(model, k)} but {token} is id {getattr(vocabs[1], k)}" for k, token in
-              (("pad_id", PAD), ("sos_id", SOS), ("eos_id", EOS)) if getattr(model, k) != getattr(vocabs[1], k)]
-    require(not wrong, f"model/vocabulary mismatch: {'; '.join(wrong)}; use the vocabularies the model was trained with")
+    check_model_vocabs(model, *vocabs)
 
 
 def save_bundle(path: str | os.PathLike, model, corpus, metrics: Optional[Dict[str, Any]] = None,

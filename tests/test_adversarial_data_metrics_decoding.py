@@ -372,12 +372,15 @@ def test_subword_tokenizer_constructor_refuses_bad_settings():
     assert again("3 may 1998") == tok("3 may 1998")
 
 
-def test_searches_refuse_a_batch_on_another_device_than_the_model():
+def test_searches_and_encode_refuse_a_batch_on_another_device_than_the_model():
     model = tiny_bahdanau(10).to("meta")  # weights on another device than the CPU batch
-    with pytest.raises(ValueError, match="src is on cpu but must be on meta"):
+    wrong_device = r"src \(integer ids \[B, S\]\) is on cpu but must be on meta"
+    with pytest.raises(ValueError, match=wrong_device):
         decoding.greedy_decode(model, SRC, LENS)
-    with pytest.raises(ValueError, match="src is on cpu but must be on meta"):
+    with pytest.raises(ValueError, match=wrong_device):
         decoding.beam_search(model, SRC, LENS, beam_size=2)
+    with pytest.raises(ValueError, match=wrong_device):  # the one check of a batch is the model's door
+        model.encode(SRC, LENS)
 
 
 def test_a_model_without_parameters_is_not_device_checked():

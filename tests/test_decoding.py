@@ -7,7 +7,7 @@ from course_lib.data import EOS, SPECIALS, TranslationDataset, Vocab
 from course_lib.decoding import (Translation, beam_search, decode_trace, greedy_decode, translate,
                                  translate_dataset)
 from course_lib.models import BahdanauConfig, BahdanauSeq2Seq, VanillaConfig, VanillaSeq2Seq
-from course_lib.models.base import Seq2Seq, StepOutput, lengths_to_pad_mask
+from course_lib.models.base import Seq2Seq, StepOutput
 from tests.helpers import copy_task_batches
 
 PAD_ID, UNK_ID, SOS_ID, EOS_ID = 0, 1, 2, 3
@@ -28,8 +28,8 @@ class ScriptedModel(Seq2Seq):
         if with_params:
             self.dummy = torch.nn.Parameter(torch.zeros(1))
 
-    def encode(self, src, src_lens):
-        return {"enc_outputs": src.float().unsqueeze(-1), "src_pad_mask": lengths_to_pad_mask(src_lens, src.size(1)),
+    def encode(self, src, src_lens):  # like every model, it starts with the one check of the batch
+        return {"enc_outputs": src.float().unsqueeze(-1), "src_pad_mask": self.source_pad_mask(src, src_lens),
                 "row": torch.arange(src.size(0)) % len(self.scripts)}
 
     def init_state(self, enc):

@@ -13,7 +13,7 @@ from torch import Tensor
 from ..checks import InputTypeError, check_flag, check_int, check_real, check_tensor, require
 from ..models.base import Seq2Seq, select_batch
 from ..utils import eval_mode
-from .greedy import _check_batch
+from .greedy import _check_search, _default_max_len
 
 NEG_INF = float("-inf")
 
@@ -188,9 +188,9 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
             below 1, ``n_best > beam_size``; ``alpha``/``beta`` negative or not finite; ``beta > 0`` without
             attention; a wrong type (InputTypeError).
     """
-    src_pad_mask, max_len = _check_batch(model, src, src_lens, max_len)
+    max_len = _check_search(model, max_len)
     K, alpha, beta, n_best = _check_beam_args(model, beam_size, alpha, beta, n_best)
-    return _beam(model, src, src_lens, src_pad_mask, K, max_len, alpha, beta, n_best,
+    return _beam(model, src, src_lens, K, max_len, alpha, beta, n_best,
                  check_flag(record_steps, "record_steps"))
 
 
@@ -284,14 +284,17 @@ def _finish(pool: _Pool, alive: Tensor, cand: _Candidates, score: Tensor, attn: 
                            parent, cand.token[:, :K], torch.ones_like(new), fin_attn)
 
 
-def _beam(model: Seq2Seq, src: Tensor, src_lens: Tensor, src_pad_mask: Tensor, K: int, max_len: int, alpha: float,
+def _beam(model: Seq2Seq, src: Tensor, src_lens: Tensor, K: int, max_len: Optional[int], alpha: float,
           beta: float, n_best: int, record_steps: bool) -> BeamSearchOutput:
-    """The search of :func:`beam_search` (arguments checked). Row ``a*K + k`` is beam ``k`` of alive sentence ``a``."""
-    (B, S), device, lp_max = src.shape, src.device, _lp(max_len, alpha)
+    """The search of :func:`beam_search` (arguments checked; ``encode`` checks the batch). Row ``a*K + k``
+    is beam ``k`` of alive sentence ``a``; ``max_len`` None: :func:`default_max_len`."""
+    (B, S), device = src.shape, src.device
     pool = _Pool(B, K, S, model.pad_id, device)
     steps: Optional[List[List[BeamStep]]] = [[] for _ in range(B)] if record_steps else None
     with eval_mode(model):
-        enc = model.encode(src, src_lens)
+        enc = model.encode(src, src_lens)  # the one check of the batch
+        max_len = _default_max_len(src_lens) if max_len is None else max_len
+        lp_max, src_pad_mask = _lp(max_len, alpha), enc["src_pad_mask"]
         state, prev = model.init_state(enc), torch.full((B,), model.sos_id, device=device)  # step 0: a row per sentence
         beam = _Beam(torch.arange(B, device=device), torch.zeros(B, 1, device=device), src_pad_mask)
         for t in range(max_len):

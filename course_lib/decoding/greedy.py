@@ -10,20 +10,15 @@ from torch import Tensor
 
 from ..checks import check_instance, check_int, check_tensor, require
 from ..models.base import Seq2Seq
-from ..utils import eval_mode, lengths_to_pad_mask
+from ..utils import eval_mode
 
 MODEL = "a course_lib.models.Seq2Seq (e.g. BahdanauSeq2Seq)"
 
 
-def _check_batch(model, src, src_lens, max_len) -> tuple[Tensor, int]:
-    """The door of every search: model, batch (metadata, then lengths once), ``max_len``; -> ``(mask, max_len)``."""
+def _check_search(model, max_len) -> Optional[int]:
+    """The door of every search: the model and ``max_len``. The batch is checked once, by ``model.encode``."""
     check_instance(model, Seq2Seq, "model", MODEL)
-    weight = next(model.parameters(), None)  # a model without parameters is not device-checked
-    check_tensor(src, "src", ndim=2, kind="int", device=None if weight is None else weight.device)
-    check_tensor(src_lens, "src_lens", kind="int", shape=(src.size(0),))
-    src_pad_mask = lengths_to_pad_mask(src_lens.to(src.device), src.size(1))  # 1 <= length <= S
-    max_len = check_int(max_len, "max_len", low=1, allow_none=True)
-    return src_pad_mask, _default_max_len(src_lens) if max_len is None else max_len
+    return check_int(max_len, "max_len", low=1, allow_none=True)
 
 
 def _default_max_len(src_lens: Tensor) -> int:
@@ -86,16 +81,18 @@ def greedy_decode(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Option
         ValueError: a wrong shape, a length outside ``1..S``, ``src`` not on the model's device,
             ``max_len < 1``, ``record_topk < 0``.
     """
-    _, max_len = _check_batch(model, src, src_lens, max_len)
+    max_len = _check_search(model, max_len)
     return _greedy(model, src, src_lens, max_len, check_int(record_topk, "record_topk", low=0))
 
 
-def _greedy(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: int, record_topk: int,
+def _greedy(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Optional[int], record_topk: int,
             forced: Optional[Tensor] = None) -> GreedyOutput:
-    """The greedy loop (arguments checked); ``forced [B, P]`` fixes the tokens of steps ``0..P-1``."""
+    """The greedy loop (arguments checked; ``encode`` checks the batch); ``forced [B, P]`` fixes the
+    tokens of steps ``0..P-1``; ``max_len`` None: :func:`default_max_len`."""
     batch_size, device, n_forced = src.size(0), src.device, 0 if forced is None else forced.size(1)
     with eval_mode(model):
-        enc = model.encode(src, src_lens)
+        enc = model.encode(src, src_lens)  # the one check of the batch
+        max_len = _default_max_len(src_lens) if max_len is None else max_len
         state = model.init_state(enc)
         prev = torch.full((batch_size,), model.sos_id, dtype=torch.long, device=device)
         finished, lengths, log_probs = (torch.zeros(batch_size, dtype=d, device=device)

@@ -11,11 +11,10 @@ import torch
 from torch import Tensor
 
 from ..checks import InputTypeError, check_flag, check_instance, check_int, check_texts, check_tokens, require
-from ..data import EOS
+from ..data import EOS, PAD, SOS
 from ..models.base import Seq2Seq
-from ..utils import lengths_to_pad_mask
 from .beam import Hypothesis, _beam, _check_beam_args
-from .greedy import MODEL, _default_max_len, _greedy
+from .greedy import MODEL, _greedy
 
 
 @dataclass
@@ -64,18 +63,22 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 
 def check_model_vocabs(model, src_vocab, tgt_vocab) -> None:
-    """Check, at a translating door, that ``model`` is a ``Seq2Seq`` and the vocabularies are of its sizes.
+    """Check, at a translating door, that ``model`` is a ``Seq2Seq`` and the vocabularies are its own:
+    of its sizes, with its ``<pad>``/``<sos>``/``<eos>`` ids.
 
     Raises:
         InputTypeError: not a ``Seq2Seq``, or a vocabulary without ``itos``/``eos_id``.
-        ValueError: a vocabulary of another size than the model's.
+        ValueError: a vocabulary of another size than the model's, or special ids that differ.
     """
     check_instance(model, Seq2Seq, "model", MODEL)
-    for name, vocab in (("src_vocab", src_vocab), ("tgt_vocab", tgt_vocab)):
-        require(hasattr(vocab, "itos") and hasattr(vocab, "eos_id"),
-                f"{name} must be a course_lib.data.Vocab, got {type(vocab).__name__}", InputTypeError)
-        require(len(vocab.itos) == getattr(model, name + "_size"), f"{name} has {len(vocab.itos)} tokens but the model "
-                f"was built for {getattr(model, name + '_size')}: pass the vocabularies it was trained with")
+    vocabs = {"src_vocab": src_vocab, "tgt_vocab": tgt_vocab}
+    bad = next((n for n, v in vocabs.items() if not (hasattr(v, "itos") and hasattr(v, "eos_id"))), None)
+    require(bad is None, f"{bad} must be a course_lib.data.Vocab, got {type(vocabs.get(bad)).__name__}", InputTypeError)
+    wrong = [f"{n} has {len(v.itos)} tokens but the model was built for {getattr(model, n + '_size')}"
+             for n, v in vocabs.items() if len(v.itos) != getattr(model, n + "_size")]
+    wrong += [f"{k}={getattr(model, k)} but {token} is id {getattr(tgt_vocab, k)}" for k, token in
+              (("pad_id", PAD), ("sos_id", SOS), ("eos_id", EOS)) if getattr(model, k) != getattr(tgt_vocab, k, None)]
+    require(not wrong, f"model/vocabulary mismatch: {'; '.join(wrong)}; pass the vocabularies the model was trained with")
 
 
 
@@ -98,7 +101,6 @@ def _translation(src_tokens: List[str], hyp: Hypothesis, tgt_vocab) -> Translati
 def _search(model, token_lists, src_vocab, tgt_vocab, max_len, beam_size, alpha, beta, n_best) -> List[Translation]:
     """Greedy search at ``beam_size=1, alpha=beta=0, n_best=1``, else beam search (arguments checked)."""
     src, src_lens = _encode_sources(token_lists, src_vocab, _model_device(model))
-    max_len = _default_max_len(src_lens) if max_len is None else max_len
     if beam_size == 1 and alpha == 0 and beta == 0 and n_best == 1:
         out = _greedy(model, src, src_lens, max_len, 0)
         rows = zip(out.hypotheses(tgt_vocab.eos_id), out.log_probs.tolist(), out.lengths.tolist(), src_lens.tolist(),
@@ -106,8 +108,7 @@ def _search(model, token_lists, src_vocab, tgt_vocab, max_len, beam_size, alpha,
         hyps = [[Hypothesis(ids, lp, lp, None if out.attn_weights is None else out.attn_weights[i, :n, :s], fin)]
                 for i, (ids, lp, n, s, fin) in enumerate(rows)]
     else:
-        mask = lengths_to_pad_mask(src_lens, src.size(1))
-        hyps = _beam(model, src, src_lens, mask, beam_size, max_len, alpha, beta, n_best, False).hypotheses
+        hyps = _beam(model, src, src_lens, beam_size, max_len, alpha, beta, n_best, False).hypotheses
     result = []
     for toks, hs in zip(token_lists, hyps):
         trs = [_translation(list(toks) + [EOS], h, tgt_vocab) for h in hs]

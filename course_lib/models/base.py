@@ -84,18 +84,20 @@ def _check_ids(ids: Tensor, name: str, vocab_size: int) -> None:
     require(0 <= lo and hi < vocab_size, f"{name} holds ids in [{lo}, {hi}], outside the vocabulary [0, {vocab_size})")
 
 
-def check_source(src: Tensor, src_lens: Tensor, vocab_size: int) -> Tensor:
+def check_source(src: Tensor, src_lens: Tensor, vocab_size: int, device: Optional[torch.device] = None) -> Tensor:
     """Check a padded source batch, values included (a host read: once per batch, in ``encode``),
     and return its ``src_pad_mask`` ``[B, S]``.
 
     Args:
         src: ``[B, S]`` integer ids in ``[0, vocab_size)``. src_lens: ``[B]`` integers in ``[1, S]``.
+        device: the device ``src`` must be on (the model's), or None.
 
     Raises:
         InputTypeError: ``src`` or ``src_lens`` is not an integer tensor.
-        ValueError: wrong shapes or an empty batch; a length outside ``[1, S]``; an id outside the vocabulary.
+        ValueError: wrong shapes or an empty batch; a length outside ``[1, S]``; an id outside the
+            vocabulary; ``src`` not on ``device``.
     """
-    check_tensor(src, "src (integer ids [B, S])", ndim=2, kind="int")
+    check_tensor(src, "src (integer ids [B, S])", ndim=2, kind="int", device=device)
     check_tensor(src_lens, "src_lens (integers [B], B = src.size(0))", shape=(src.size(0),), kind="int")
     mask = lengths_to_pad_mask(src_lens.to(src.device), src.size(1))  # every length in [1, S]
     _check_ids(src, "src", vocab_size)
@@ -250,7 +252,8 @@ class Seq2Seq(nn.Module):
     def source_pad_mask(self, src: Tensor, src_lens: Tensor) -> Tensor:
         """The one check of a source batch (:func:`check_source`): what :meth:`encode` calls first.
         Returns ``src_pad_mask [B, S]`` (True at padding), so decoder steps need not check it."""
-        return check_source(src, src_lens, self.src_vocab_size)
+        weight = next(self.parameters(), None)  # a model without parameters is not device-checked
+        return check_source(src, src_lens, self.src_vocab_size, None if weight is None else weight.device)
 
     def check_target(self, tgt: Tensor, batch_size: Optional[int] = None) -> None:
         """Check a training target ``[B, T]``: rows ``<sos> ... <eos>`` then padding (once per batch).
