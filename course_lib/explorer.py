@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from numbers import Real
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -182,27 +182,26 @@ _STEP_SHAPES = {"decoder_state": "H", "encoder_states": "SH", "scores": "S", "we
                 "context": "H", "pad_mask": "S"}
 
 
-def _check_figure_args(figsize, dpi, *steps: dict) -> None:
+def _check_steps(*steps: dict, figure: Optional[tuple] = None) -> None:
+    """The door of the texts and figures: each of ``steps`` a dict from :func:`attention_steps`; for a
+    figure, ``figure=(figsize, dpi)``: ``dpi`` > 0, ``figsize`` None or (width, height) in inches."""
     for one in steps:
-        _check_steps(one)
-    dpi = check_real(dpi, "dpi", low=0.0, low_open=True)
+        try:
+            arrays = {k: np.asarray(one[k], dtype=bool if k == "pad_mask" else float) for k in _STEP_SHAPES}
+            size = {"S": arrays["scores"].size, "H": arrays["context"].size}
+            ok = all(a.shape == tuple(size[d] for d in _STEP_SHAPES[k]) and np.isfinite(a).all() for k, a in arrays.items())
+            ok = ok and min(size.values()) > 0 and isinstance(one["score_name"], str)
+            ok = ok and 0 < one["temperature"] < np.inf
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        require(ok, "steps must be attention_steps()'s dict: finite arrays, a temperature > 0", InputTypeError)
+    if figure is None:
+        return
+    figsize, dpi = figure[0], check_real(figure[1], "dpi", low=0.0, low_open=True)
     if figsize is not None:
         require(isinstance(figsize, (tuple, list)) and len(figsize) == 2, "figsize must be (width, height) in inches")
         width, height = (check_real(v, "figsize", low=0.0, low_open=True) for v in figsize)
         require(max(width, height) * dpi <= MAX_PIXELS, f"more than {MAX_PIXELS} pixels a side: lower dpi or figsize")
-
-
-def _check_steps(steps) -> None:
-    """The door of the texts and figures: ``steps`` must be a dict from :func:`attention_steps`."""
-    try:
-        arrays = {k: np.asarray(steps[k], dtype=bool if k == "pad_mask" else float) for k in _STEP_SHAPES}
-        size = {"S": arrays["scores"].size, "H": arrays["context"].size}
-        ok = all(a.shape == tuple(size[d] for d in _STEP_SHAPES[k]) and np.isfinite(a).all() for k, a in arrays.items())
-        ok = ok and min(size.values()) > 0 and isinstance(steps["score_name"], str)
-        ok = ok and 0 < steps["temperature"] < np.inf
-    except (KeyError, TypeError, ValueError):
-        ok = False
-    require(ok, "steps must be attention_steps()'s dict: finite arrays, a temperature > 0", InputTypeError)
 
 
 def describe_step(steps: dict, upto_step: int) -> str:
@@ -279,7 +278,7 @@ def plot_attention_steps(steps: dict, upto_step: int = 4, figsize=(11.0, 3.0), d
     Raises:
         ValueError: ``upto_step`` outside 0..4; as :func:`plot_explorer`.
     """
-    _check_figure_args(figsize, dpi, steps)
+    _check_steps(steps, figure=(figsize, dpi))
     upto_step = check_int(upto_step, "upto_step", low=0, high=4)
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     axes = fig.subplots(1, 4, gridspec_kw={"width_ratios": [1, 1, 1.15, 0.9]})
@@ -319,7 +318,7 @@ def plot_explorer(steps: dict, figsize=(10.0, 3.0), dpi: int = 90) -> Figure:
         ValueError: ``steps`` not from :func:`attention_steps` (an InputTypeError); ``figsize`` not a
             pair; ``figsize``/``dpi`` not positive or over :data:`~course_lib.viz.MAX_PIXELS` pixels a side.
     """
-    _check_figure_args(figsize, dpi, steps)
+    _check_steps(steps, figure=(figsize, dpi))
     fig = Figure(figsize=figsize, dpi=dpi, layout="constrained")
     axes = fig.subplots(1, 3)
     S = len(steps["scores"])
@@ -341,7 +340,7 @@ def plot_score_functions(results: dict[str, dict], figsize=None, dpi: int = 90) 
             :func:`plot_explorer` for ``figsize`` and ``dpi``.
     """
     check_mapping(results, "results", "{name: steps} from compare_score_functions()")
-    _check_figure_args(figsize, dpi, *results.values())
+    _check_steps(*results.values(), figure=(figsize, dpi))
     n = len(results)
     fig = Figure(figsize=figsize or (2.2 * n, 2.6), dpi=dpi, layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, n, sharey=True))
