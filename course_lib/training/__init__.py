@@ -1,4 +1,4 @@
-"""Training: ``trainer`` (:class:`TrainConfig`, :class:`History`, :class:`Trainer`), ``loss``
+"""Training: ``trainer`` (:class:`Trainer`, the loop), ``config`` (:class:`TrainConfig`, :class:`History`), ``loss``
 (:func:`sequence_loss`, :func:`evaluate_loss`), ``checkpoints`` (atomic save/load, exact
 resume), ``data_parallel`` (:class:`DataParallelTrainer` under ``torchrun``), ``progress`` (the bar).
 """
