@@ -38,6 +38,9 @@ def test_a_search_reads_the_batch_values_once(search, monkeypatch):
     (SRC, torch.tensor([3]), "src_lens"),                  # one length for two sentences
     (torch.tensor([[4, 50, 3]]), torch.tensor([3]), "outside the vocabulary"),  # id 50 of 10
     (SRC.float(), LENS, "integers"),                       # float ids
+    (SRC[0], torch.tensor([3]), "dimensions"),             # a 1-D source
+    (SRC.tolist(), LENS, "torch.Tensor"),                  # a list, not a tensor
+    (SRC, LENS.tolist(), "torch.Tensor"),                  # lengths as a list
 ])
 def test_searches_still_refuse_a_bad_batch(src, lens, match):
     for search in (decoding.greedy_decode, decoding.beam_search):

@@ -252,15 +252,14 @@ def _beam(model: Seq2Seq, src: Tensor, src_lens: Tensor, K: int, max_len: Option
           beta: float, n_best: int, record_steps: bool) -> BeamSearchOutput:
     """The search of :func:`beam_search` (arguments checked; ``encode`` checks the batch). Row ``a*K + k``
     is beam ``k`` of alive sentence ``a``; ``max_len`` None: :func:`default_max_len`."""
-    (B, S), device = src.shape, src.device
-    pool = _Pool(B, K, S, model.pad_id, device)
-    steps: Optional[List[List[BeamStep]]] = [[] for _ in range(B)] if record_steps else None
     if record_steps:
         from .beam_record import record_step  # the beam explorer's record (it builds on this module)
     with eval_mode(model):
-        enc = model.encode(src, src_lens)  # the one check of the batch
+        enc = model.encode(src, src_lens)  # the one check of the batch, before anything reads src
+        (B, S), device = src.shape, src.device
         max_len = _default_max_len(src_lens) if max_len is None else max_len
-        lp_max, src_pad_mask = _lp(max_len, alpha), enc["src_pad_mask"]
+        lp_max, src_pad_mask, pool = _lp(max_len, alpha), enc["src_pad_mask"], _Pool(B, K, S, model.pad_id, device)
+        steps: Optional[List[List[BeamStep]]] = [[] for _ in range(B)] if record_steps else None
         state, prev = model.init_state(enc), torch.full((B,), model.sos_id, device=device)  # step 0: a row per sentence
         beam = _Beam(torch.arange(B, device=device), torch.zeros(B, 1, device=device), src_pad_mask)
         for t in range(max_len):

@@ -89,9 +89,9 @@ def _greedy(model: Seq2Seq, src: Tensor, src_lens: Tensor, max_len: Optional[int
             forced: Optional[Tensor] = None) -> GreedyOutput:
     """The greedy loop (arguments checked; ``encode`` checks the batch); ``forced [B, P]`` fixes the
     tokens of steps ``0..P-1``; ``max_len`` None: :func:`default_max_len`."""
-    batch_size, device, n_forced = src.size(0), src.device, 0 if forced is None else forced.size(1)
     with eval_mode(model):
-        enc = model.encode(src, src_lens)  # the one check of the batch
+        enc = model.encode(src, src_lens)  # the one check of the batch, before anything reads src
+        batch_size, device, n_forced = src.size(0), src.device, 0 if forced is None else forced.size(1)
         max_len = _default_max_len(src_lens) if max_len is None else max_len
         state = model.init_state(enc)
         prev = torch.full((batch_size,), model.sos_id, dtype=torch.long, device=device)
