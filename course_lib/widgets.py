@@ -172,11 +172,10 @@ def play_slider(n_frames: int, render: Callable[[int], None], interval_ms: int =
     play_class = check_text(play_class, "play_class", allow_none=True)
     n_frames = check_int(n_frames, "n_frames", low=1)
     interval_ms = check_int(interval_ms, "interval_ms", low=1)
-    check_instance(render, Callable, "render", "callable")
     play = _css(w.Play(value=0, min=0, max=n_frames - 1, interval=interval_ms, description="play"), play_class)
     slider = _css(w.IntSlider(value=0, min=0, max=n_frames - 1, description=description), slider_class)
     w.jslink((play, "value"), (slider, "value"))
-    control = PlaySlider(play, slider, w.HBox([play, slider]), render)
+    control = PlaySlider(play, slider, w.HBox([play, slider]), render)  # checks that render is callable
 
     def on_slider(change) -> None:
         if change["new"] >= slider.max:  # the end: stop Play before drawing (see above)
@@ -303,7 +302,6 @@ def attention_animation(translation, interval_ms: int = 700, title: str = ""):
     """
     import ipywidgets as w
 
-    title = check_text(title, "title")
     require(all(hasattr(translation, a) for a in ("tokens", "src_tokens", "attn_weights")),
             f"attention_animation needs a decoding.Translation, got {type(translation).__name__}", InputTypeError)
     weights = translation.attn_weights
@@ -315,7 +313,7 @@ def attention_animation(translation, interval_ms: int = 700, title: str = ""):
     rows = labels if n_rows == len(labels) else tokens if n_rows == len(tokens) else None
     require(rows, f"translation.attn_weights has shape {tuple(getattr(weights, 'shape', ()))} but {len(tokens)} "
             f"generated tokens: expected {len(labels)} rows (one per row label)")
-    plot_attention(weights, translation.src_tokens, rows)  # checks shapes and values up front
+    plot_attention(weights, translation.src_tokens, rows, title=title)  # checks the title, shapes and values up front
     frames: List[Optional[bytes]] = [None] * len(rows)
     image, label = _css(w.Image(format="png"), "course-attention-figure"), w.HTML()
 
