@@ -20,8 +20,6 @@ from ``course_lib.data`` itself (``data.prepare_multi30k(...)``):
 folder with the same relative paths); ``COURSE_DATA_DIR`` is the cache (default
 ``$XDG_CACHE_HOME/course_lib`` or ``~/.cache/course_lib``). Nothing happens at import time;
 spaCy and ``tokenizers`` are imported only when first needed.
-
-Shape legend: ``B`` batch, ``S`` source length, ``T`` target length (in tokens).
 """
 
 from __future__ import annotations

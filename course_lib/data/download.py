@@ -124,18 +124,14 @@ def download_file(url: str, dest: str | os.PathLike, sha256: str, desc: str | No
                   override_var: str = "COURSE_DATA_URL") -> Path:
     """Download ``url`` to ``dest`` and verify its SHA-256; reuse ``dest`` if it is already valid.
 
-    The bytes are streamed (with a tqdm progress bar) through
-    :func:`course_lib.utils.atomic_write` and hashed on the way; a mismatch is raised inside
-    the writer, so an interrupted or corrupt download leaves nothing at ``dest``. A stale
-    ``dest`` is replaced.
+    Streamed (with a tqdm progress bar) through :func:`course_lib.utils.atomic_write` and hashed on the way: an
+    interrupted or corrupt download leaves nothing at ``dest``. A stale ``dest`` is replaced.
 
     Args:
         url: any URL ``urllib`` opens (``https://``, ``file://``).
-        dest: where the file should end up (its folder is created).
-        sha256: the expected hex digest.
+        dest: where the file should end up (its folder is created). sha256: the expected hex digest.
         desc: progress-bar label (default: the file name).
-        override_var: the environment variable that points this corpus at a mirror (named
-            in the error message).
+        override_var: the environment variable that points this corpus at a mirror (named in the error message).
 
     Raises:
         InputTypeError (a TypeError and a ValueError): ``url`` is not a non-empty str; ``sha256`` or

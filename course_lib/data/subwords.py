@@ -204,11 +204,10 @@ def train_subword_tokenizer(texts: Sequence[str], vocab_size: int = 8000, cache_
     as GNMT does (Wu et al. 2016, sec. 4.1: one shared wordpiece model); BPE itself is
     Sennrich et al. 2016. Multi30k's 58,000 sentences train in a few seconds on two cores.
 
-    Caching: the model is saved (atomically) to ``cache_path``, by default
-    ``data_cache_dir()/subwords/bpe{vocab_size}-{hash}.json``, the hash covering the text
-    and every setting, and reused only if its recorded fingerprint matches. A cache file
-    that cannot be read or was trained on other data is retrained and overwritten, with a
-    :class:`UserWarning` (it is derived data; :meth:`SubwordTokenizer.load` alone raises).
+    Caching: the model is saved (atomically) to ``cache_path`` (default: :func:`subword_cache_path`, the hash
+    covering the text and every setting) and reused only if its recorded fingerprint matches. A cache file that
+    cannot be read or was trained on other data is retrained and overwritten, with a :class:`UserWarning` (it is
+    derived data; :meth:`SubwordTokenizer.load` alone raises).
 
     Args:
         texts: training sentences (untokenised str), at least one non-blank.

@@ -136,11 +136,9 @@ def beam_search(model: Seq2Seq, src: Tensor, src_lens: Tensor, beam_size: int = 
         lp(Y)   = (5 + |Y|)^alpha / (5 + 1)^alpha            (length normalisation)
         cp(X;Y) = beta * sum_i log(min(sum_j p_ij, 1.0))    (coverage penalty)
 
-    ``|Y|`` counts ``<eos>``; ``p_ij``: attention of target step ``j`` on source position ``i``. All
-    sentences x ``K`` beams run as one batch; each step expands, scores, selects and finishes (see the
-    functions below); a sentence is done when its pool of ``K`` finished hypotheses is full and no open
-    one can beat its worst; at ``max_len`` the open ones join the pool unfinished. ``K = 1``,
-    ``alpha = beta = 0`` is :func:`greedy_decode`.
+    ``|Y|`` counts ``<eos>``; ``p_ij``: attention of target step ``j`` on source position ``i``. A sentence is done
+    when its pool of ``K`` finished hypotheses is full and no open one can beat its worst; at ``max_len`` the open
+    ones join the pool unfinished. ``K = 1``, ``alpha = beta = 0`` is :func:`greedy_decode`.
 
     ``model``, ``src``, ``src_lens``, ``max_len``: as in :func:`greedy_decode`; ``beam_size``: ``K >= 1``;
     ``1 <= n_best <= K`` hypotheses are returned per sentence; ``alpha, beta >= 0`` (0 = off; Wu et

@@ -38,13 +38,12 @@ def decode_trace(model: Seq2Seq, src_tokens: List[str], src_vocab, tgt_vocab, k:
                  max_len: Optional[int] = None, prefix: Optional[Sequence[str]] = None) -> List[StepTrace]:
     """Greedy-decode one tokenised sentence; one :class:`StepTrace` per generated token (the decoder stepper's data).
 
-    Runs the loop of :func:`greedy_decode`, so the tokens are exactly greedy search's. ``prefix``
-    forces the first target tokens (forced decoding, teacher forcing at inference: "what if the
-    model had written another word here?"); greedy search continues from there.
+    Runs the loop of :func:`greedy_decode`, so the tokens are exactly greedy search's. ``prefix`` forces the target
+    tokens of steps ``0 .. len(prefix)-1`` (``<eos>`` only last; forced decoding, teacher forcing at inference:
+    "what if the model had written another word here?"); greedy search continues from there.
 
-    ``src_tokens`` come without ``<eos>`` (it is appended); ``k >= 1`` next-word candidates are kept per
-    step; ``max_len`` defaults to :func:`default_max_len` (at least ``len(prefix)``); ``prefix`` holds the
-    target tokens forced at steps ``0 .. len(prefix)-1`` (``<eos>`` only last).
+    ``src_tokens`` come without ``<eos>`` (it is appended); ``k >= 1`` next-word candidates are kept per step;
+    ``max_len`` defaults to :func:`default_max_len` (at least ``len(prefix)``).
 
     Raises:
         InputTypeError: ``src_tokens``/``prefix`` a ``str`` or holding non-strings; not a ``Seq2Seq``.

@@ -72,11 +72,11 @@ class BahdanauConfig(ModelConfig):
 class BahdanauSeq2Seq(Seq2Seq):
     """RNNsearch (Bahdanau et al. 2015, sec. 3 and appendix A) on the course's interface.
 
-    Decoder step ``i``: the equations of the module docstring. The alignment model is :class:`course_lib.attention.AdditiveAttention` (``W_a``, ``U_a``,
-    ``v_a``, no bias, as in A.1.2) plus this model's ``attn_bias`` ``b`` ``[A]`` (initialised
-    to 0) added to the projected keys: **not in the paper**; it gives the alignment model the
-    parameters of the tutorial's ``Linear(H + 2 H_enc -> A) + v``, so the benchmark compares
-    equal models. ``rnn`` is an ``nn.GRUCell`` on ``[E y_{i-1}; c_i]``, ``out`` the deep output.
+    The alignment model is :class:`course_lib.attention.AdditiveAttention` (``W_a``, ``U_a``, ``v_a``, no bias, as
+    in A.1.2) plus this model's ``attn_bias`` ``b`` ``[A]`` (initialised to 0) added to the projected keys:
+    **not in the paper** (see the module docstring); it gives the alignment model the parameters of the tutorial's
+    ``Linear(H + 2 H_enc -> A) + v``, so the benchmark compares equal models. ``rnn`` is an ``nn.GRUCell`` on
+    ``[E y_{i-1}; c_i]``, ``out`` the deep output.
 
     Args:
         src_vocab_size, tgt_vocab_size: ``V_src``, ``V``. config: :class:`BahdanauConfig`.

@@ -96,9 +96,7 @@ class GNMTConfig(ModelConfig):
 
 
 class GNMTSeq2Seq(Seq2Seq):
-    """GNMT (Wu et al. 2016, sec. 3, fig. 1) on the course's :class:`Seq2Seq` interface.
-
-    See the module docstring for the equations.
+    """GNMT (Wu et al. 2016, sec. 3, fig. 1) on the :class:`Seq2Seq` interface (equations: module docstring).
 
     Args:
         src_vocab_size, tgt_vocab_size: ``V_src``, ``V``. config: :class:`GNMTConfig`.

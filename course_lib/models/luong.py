@@ -162,9 +162,7 @@ class LuongConfig(ModelConfig):
 
 
 class LuongSeq2Seq(Seq2Seq):
-    """Luong et al. (2015) stacked-LSTM encoder--decoder with global or local-p attention.
-
-    See the module docstring for the equations.
+    """Luong et al. (2015) stacked-LSTM encoder--decoder, global or local-p attention (equations: module docstring).
 
     Args:
         src_vocab_size, tgt_vocab_size: ``V_src``, ``V``. config: :class:`LuongConfig`.

@@ -142,8 +142,7 @@ class Trainer:
                     rng_per_rank=self._gather(rng), world_size=self.world_size, config=config)
 
     def load_state_dict(self, state: Dict[str, Any]) -> None:
-        """Restore from :meth:`state_dict`; if any of it does not fit this model, optimizer and
-        data, nothing is changed.
+        """Restore from :meth:`state_dict`, all or nothing.
 
         Raises:
             CheckpointError: the checkpoint does not fit this model/optimizer/data, or is damaged.
@@ -232,9 +231,8 @@ class Trainer:
         """Train until ``epochs``, early stopping, the time budget or ``max_steps``; returns the
         :class:`History` (a partial epoch has ``partial=True`` until a resumed run completes it).
 
-        Resumes from ``config.checkpoint_path`` when it exists and ``config.resume`` is set --
-        mid-epoch included, with the batches, weights and random numbers an uninterrupted run
-        would have had. The stop button saves a checkpoint and returns (``"interrupted"``).
+        Resumes exactly (mid-epoch included) from ``config.checkpoint_path`` when it exists and ``config.resume``
+        is set. The stop button saves a checkpoint and returns (``"interrupted"``).
 
         Raises:
             ValueError: the Trainer has no ``train_loader``.
