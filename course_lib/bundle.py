@@ -174,7 +174,7 @@ class Translator:
     @property
     def device(self) -> torch.device:
         """The device the model's weights are on."""
-        return next(self.model.parameters()).device
+        return self.model.device
 
     def translate(self, sentences: str | Sequence[str], beam_size: int = 5, alpha: float = 0.6, beta: float = 0.0,
                   n_best: int = 1, max_len: Optional[int] = None) -> List[Translation]:

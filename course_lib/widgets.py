@@ -504,7 +504,7 @@ def beam_view(model, src_tokens: Sequence[str], src_vocab, tgt_vocab, beam_size:
     beam_size = check_int(beam_size, "beam_size", low=1)
     n_best = min(check_int(n_best, "n_best", low=1), beam_size)
     check_model_vocabs(model, src_vocab, tgt_vocab)
-    device = next(model.parameters()).device
+    device = model.device
     ids = [src_vocab[t] for t in tokens] + [src_vocab.eos_id]
     src = torch.tensor([ids], dtype=torch.long, device=device)
     src_lens = torch.tensor([len(ids)], dtype=torch.long, device=device)

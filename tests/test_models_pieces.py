@@ -188,3 +188,31 @@ def test_old_check_names_still_work():
         model.check_forward_args(src, torch.tensor([0]), tgt, 1.0)
     with pytest.raises(ValueError, match="tgt"):
         model.check_forward_args(src, lens, torch.tensor([[2]]), 1.0)
+
+
+def test_model_device_is_where_its_weights_are():
+    """Seq2Seq.device: the one answer every door uses (translate, decode_trace, beam_view, evaluate_loss,
+    Translator.device, and the source check in encode)."""
+    model = BahdanauSeq2Seq(12, 11, BahdanauConfig(emb_dim=4, enc_hidden_dim=4, dec_hidden_dim=4, attn_dim=4))
+    assert model.device == torch.device("cpu")
+    model.to("meta")  # moves every parameter without a GPU
+    assert model.device == torch.device("meta")
+
+    class Buffers(base.Seq2Seq):  # no parameters: the buffers' device
+        def __init__(self):
+            super().__init__(5, 5)
+            self.register_buffer("table", torch.zeros(2, device="meta"))
+
+    class Empty(base.Seq2Seq):  # neither: CPU
+        pass
+
+    assert Buffers().device == torch.device("meta")
+    assert Empty(5, 5).device == torch.device("cpu")
+
+
+def test_the_source_must_be_on_the_model_device():
+    model = BahdanauSeq2Seq(12, 11, BahdanauConfig(emb_dim=4, enc_hidden_dim=4, dec_hidden_dim=4, attn_dim=4))
+    model.to("meta")
+    src, lens = torch.tensor([[4, 5, 3]]), torch.tensor([3])
+    with pytest.raises(ValueError, match="is on cpu but must be on meta"):
+        model.encode(src, lens)

@@ -11,7 +11,7 @@ from ..checks import check_int, check_tokens
 from ..data import EOS
 from ..models.base import Seq2Seq
 from .greedy import _default_max_len, _greedy
-from .translate import check_model_vocabs, _encode_sources, _model_device
+from .translate import check_model_vocabs, _encode_sources
 
 
 @dataclass
@@ -59,7 +59,7 @@ def decode_trace(model: Seq2Seq, src_tokens: List[str], src_vocab, tgt_vocab, k:
     bad = [t for i, t in enumerate(prefix) if t not in index or (t == EOS and i < len(prefix) - 1)]
     if bad:
         raise ValueError(f"cannot force {bad[0]!r}: not in tgt_vocab (pick from topk_tokens), or <eos> before the end")
-    src, src_lens = _encode_sources([src_tokens], src_vocab, _model_device(model))
+    src, src_lens = _encode_sources([src_tokens], src_vocab, model.device)
     max_len = max(_default_max_len(src_lens), len(prefix)) if max_len is None else max_len
     forced = torch.tensor([[index[t] for t in prefix]], dtype=torch.long, device=src.device) if prefix else None
     out = _greedy(model, src, src_lens, max_len, k, forced)

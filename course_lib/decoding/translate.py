@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import List, Optional, Sequence
@@ -58,10 +57,6 @@ class Translation:
         return list(self.tokens) + ([EOS] if self.finished else [])
 
 
-def _model_device(model: torch.nn.Module) -> torch.device:
-    return next(itertools.chain(model.parameters(), model.buffers()), torch.empty(0)).device
-
-
 def check_model_vocabs(model, src_vocab, tgt_vocab) -> None:
     """Check, at a translating door, that ``model`` is a ``Seq2Seq`` and the vocabularies are its own:
     of its sizes, with its ``<pad>``/``<sos>``/``<eos>`` ids.
@@ -100,7 +95,7 @@ def _translation(src_tokens: List[str], hyp: Hypothesis, tgt_vocab) -> Translati
 
 def _search(model, token_lists, src_vocab, tgt_vocab, max_len, beam_size, alpha, beta, n_best) -> List[Translation]:
     """Greedy search at ``beam_size=1, alpha=beta=0, n_best=1``, else beam search (arguments checked)."""
-    src, src_lens = _encode_sources(token_lists, src_vocab, _model_device(model))
+    src, src_lens = _encode_sources(token_lists, src_vocab, model.device)
     if beam_size == 1 and alpha == 0 and beta == 0 and n_best == 1:
         out = _greedy(model, src, src_lens, max_len, 0)
         rows = zip(out.hypotheses(tgt_vocab.eos_id), out.log_probs.tolist(), out.lengths.tolist(), src_lens.tolist(),

@@ -20,6 +20,7 @@ keys used everywhere: ``enc_outputs [B, S, H_enc]`` and ``src_pad_mask [B, S]`` 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional
 
@@ -252,8 +253,14 @@ class Seq2Seq(nn.Module):
     def source_pad_mask(self, src: Tensor, src_lens: Tensor) -> Tensor:
         """The one check of a source batch (:func:`check_source`): what :meth:`encode` calls first.
         Returns ``src_pad_mask [B, S]`` (True at padding), so decoder steps need not check it."""
-        weight = next(self.parameters(), None)  # a model without parameters is not device-checked
-        return check_source(src, src_lens, self.src_vocab_size, None if weight is None else weight.device)
+        return check_source(src, src_lens, self.src_vocab_size, self.device)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the model is: its parameters' device (its buffers' without parameters; CPU without either)."""
+        for tensor in itertools.chain(self.parameters(), self.buffers()):
+            return tensor.device
+        return torch.device("cpu")
 
     def check_target(self, tgt: Tensor, batch_size: Optional[int] = None) -> None:
         """Check a training target ``[B, T]``: rows ``<sos> ... <eos>`` then padding (once per batch).

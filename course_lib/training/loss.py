@@ -91,6 +91,6 @@ def evaluate_loss(model: nn.Module, loader, device: Optional[torch.device] = Non
     check_instance(model, Seq2Seq, "model", "a course_lib.models.Seq2Seq")
     check_loader(loader, "loader")
     check_instance(autocast, (Callable, type(None)), "autocast", "a function returning a context manager, or None")
-    device = as_device(device) if device is not None else next(model.parameters()).device
+    device = as_device(device) if device is not None else model.device
     total, tokens = loss_sums(model, loader, device, autocast)
     return loss_record(float(total), tokens)
