@@ -90,13 +90,10 @@ def check_shape(tensor: torch.Tensor, shape: Sequence[int | None], name: str = "
         InputTypeError (a TypeError): not a tensor; ``shape`` not a tuple of ints and None; ``name`` not a str.
         ValueError: a negative size in ``shape``; another shape (both are shown).
     """
-    check_tensor(tensor, check_text(name, "name"))
     require(isinstance(shape, (list, tuple)), f"shape must be a tuple of ints or None, got {shape!r:.40}", InputTypeError)
     for size in shape:
         check_int(size, f"every size in shape {tuple(shape)} (non-negative, or None)", low=0, allow_none=True)
-    require(len(tensor.shape) == len(shape) and all(e is None or e == a for e, a in zip(shape, tensor.shape)),
-            f"{name} has shape {tuple(tensor.shape)}, expected {tuple('*' if e is None else e for e in shape)}")
-    return tensor
+    return check_tensor(tensor, check_text(name, "name"), shape=tuple(shape))
 
 
 def num_parameters(module: torch.nn.Module, trainable_only: bool = True) -> int:

@@ -369,9 +369,9 @@ def test_dot_forward_with_different_sizes_raises():
 
 def test_bad_shapes_raise_clear_errors():
     attn = DotAttention()
-    with pytest.raises(ValueError, match="keys .*must have"):
+    with pytest.raises(ValueError, match=r"keys .*has shape \(2, 3\), expected \(2, \*, \*\)"):
         attn(torch.randn(2, 3), torch.randn(2, 3))
-    with pytest.raises(ValueError, match=r"keys .*batch size.*must have shape \(2, .*\), got \(3, 4, 3\)"):
+    with pytest.raises(ValueError, match=r"keys .*batch size.*has shape \(3, 4, 3\), expected \(2, "):
         attn(torch.randn(2, 3), torch.randn(3, 4, 3))
-    with pytest.raises(ValueError, match="values .*must have shape"):
+    with pytest.raises(ValueError, match="values .*has shape"):
         attn(torch.randn(2, 3), torch.randn(2, 4, 3), torch.randn(2, 5, 3))

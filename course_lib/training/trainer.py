@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ..checks import check_instance, check_real, require
+from ..checks import check_instance, require
 from ..data import Batch
 from ..models.base import Seq2Seq
 from ..utils import as_device, autocast_dtype, get_device, set_seed
@@ -190,7 +190,6 @@ class Trainer:
             ValueError: ``batch`` is not a :class:`course_lib.data.Batch`; ``teacher_forcing`` not in ``[0, 1]``.
         """
         check_instance(batch, Batch, "batch", "a course_lib.data.Batch (from make_loader or collate_batch)")
-        check_real(teacher_forcing, "teacher_forcing", 0.0, 1.0)
         self.model.train()
         tokens = batch.num_tgt_tokens  # counted on the CPU batch: no wait for the device
         batch = batch.to(self.device)
