@@ -4,6 +4,7 @@ Run from the repository root::
 
     python scripts/code_stats.py            # the table and the targets of issue 14
     python scripts/code_stats.py --files    # one row per file too
+    python scripts/code_stats.py --where    # where the check lines stand; validators by their statements
 
 Definitions (by Python's ``ast``, no execution):
 
@@ -76,11 +77,14 @@ def _is_exception_class(node: ast.ClassDef) -> bool:
     return any(n.endswith(("Error", "Exception")) or n == "Warning" for n in names)
 
 
-def _check_spans(tree: ast.AST) -> list[tuple[int, int]]:
+def _check_spans(tree: ast.AST, whole_validators: bool = True) -> list[tuple[int, int]]:
+    """The (first, last) line spans the rules count; ``whole_validators=False`` drops rule (a), so a
+    validator counts by its check statements alone (``--where`` reports both)."""
     spans = []
     for n in ast.walk(tree):
         if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and VALIDATOR.search(n.name):
-            spans.append((min([d.lineno for d in n.decorator_list] + [n.lineno]), n.end_lineno))
+            if whole_validators:
+                spans.append((min([d.lineno for d in n.decorator_list] + [n.lineno]), n.end_lineno))
         elif isinstance(n, ast.ClassDef) and _is_exception_class(n):
             spans.append((n.lineno, n.end_lineno))
         elif isinstance(n, ast.If) and _ends_in_raise(n.body):
@@ -92,6 +96,34 @@ def _check_spans(tree: ast.AST) -> list[tuple[int, int]]:
         elif isinstance(n, ast.Try):
             spans += [(h.lineno, h.end_lineno) for h in n.handlers if _ends_in_raise(h.body) and len(h.body) <= 2]
     return spans
+
+
+def _where(tree: ast.AST, checks: set[int], statements: set[int]) -> dict[str, int]:
+    """Where the check lines stand (``--where``), by the innermost ``def`` around each line."""
+    owner: dict[int, ast.AST] = {}
+    exception_lines, validator_lines = set(), set()
+    for n in ast.walk(tree):
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            lines = range(n.lineno, n.end_lineno + 1)
+            if isinstance(n, ast.ClassDef) and _is_exception_class(n):
+                exception_lines.update(lines)
+            elif not isinstance(n, ast.ClassDef):
+                validator_lines.update(lines if VALIDATOR.search(n.name) else ())
+                for i in lines:
+                    if i not in owner or owner[i].end_lineno - owner[i].lineno > n.end_lineno - n.lineno:
+                        owner[i] = n
+    out: dict[str, int] = {}
+    for i in checks:
+        name = getattr(owner.get(i), "name", None)
+        where = ("exception classes" if i in exception_lines
+                 else "validators: check statements" if i in validator_lines and i in statements
+                 else "validators: other lines (counted by the name)" if i in validator_lines
+                 else "module level" if name is None
+                 else "constructors (__init__, __post_init__)" if name in ("__init__", "__post_init__")
+                 else "private helpers" if name.startswith("_")
+                 else "public functions and methods")
+        out[where] = out.get(where, 0) + 1
+    return out
 
 
 def _functions(tree: ast.AST):
@@ -164,18 +196,24 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--files", action="store_true", help="one row per file")
     ap.add_argument("--root", type=Path, default=ROOT, help="repository root to measure (default: this one)")
+    ap.add_argument("--where", action="store_true", help="where the check lines stand, and the share if validators "
+                    "counted by their check statements alone")
     args = ap.parse_args(argv)
     ROOT, PKG = args.root.resolve(), args.root.resolve() / "course_lib"
 
     files = sorted(PKG.rglob("*.py"))
     modules = {_module_name(p) for p in files}
-    total = code_total = check_total = raise_total = 0
-    rows, long_funcs, graph = [], [], {}
+    total = code_total = check_total = raise_total = statement_total = 0
+    rows, long_funcs, graph, where = [], [], {}, {}
     for path in files:
         src = path.read_text(encoding="utf-8")
         tree = ast.parse(src)
         code = _code_lines(src, tree)
         checks = {i for a, b in _check_spans(tree) for i in range(a, b + 1)} & code
+        statements = {i for a, b in _check_spans(tree, whole_validators=False) for i in range(a, b + 1)} & code
+        statement_total += len(statements)
+        for key, n in _where(tree, checks, statements).items():
+            where[key] = where.get(key, 0) + n
         raises = sum(isinstance(n, ast.Raise) for n in ast.walk(tree))
         n_lines = len(src.splitlines())
         rel = str(path.relative_to(ROOT))
@@ -192,6 +230,13 @@ def main(argv=None) -> int:
         print(f"{'file':48} {'lines':>6} {'code':>6} {'checks':>7} {'raise':>6}")
         for rel, n, c, k, r in rows:
             print(f"{rel:48} {n:6d} {c:6d} {k:6d}{'':1} {r:6d}")
+        print()
+    if args.where:
+        print("check lines by where they stand (the innermost def around each line):")
+        for key, n in sorted(where.items(), key=lambda kv: -kv[1]):
+            print(f"  {n:6d}  {key}")
+        print(f"  validators counted by their check statements alone: {statement_total} "
+              f"({100 * statement_total / max(code_total, 1):.1f}% of code lines)")
         print()
     cycles = _cycles(graph)
     path_lines = sum(len((ROOT / p).read_text(encoding="utf-8").splitlines()) for p in NEWCOMER_PATH
