@@ -230,7 +230,8 @@ def check_tensor(x: Any, name: str, ndim: Optional[int | tuple[int, ...]] = None
     if kind is not None and not _KINDS[kind][1](x.dtype):
         raise InputTypeError(f"{name} must be a tensor of {_KINDS[kind][0]}, got dtype {x.dtype}")
     if shape is not None and (x.dim() != len(shape) or any(s is not None and s != n for s, n in zip(shape, x.shape))):
-        raise ValueError(f"{name} has shape {tuple(x.shape)}, expected {str(tuple(shape)).replace('None', '*')}")
+        want = ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "")
+        raise ValueError(f"{name} has shape {tuple(x.shape)}, expected ({want})")
     if device is not None and x.device != device:
         raise ValueError(f"{name} is on {x.device} but must be on {device}; move it with .to({str(device)!r})")
     return x

@@ -167,3 +167,13 @@ def test_as_device_parses_and_checks_availability():
         assert as_device("cuda:0") == torch.device("cuda:0")      # parsing alone does not need the GPU
         with pytest.raises(ValueError, match="not available"):
             as_device("cuda:0", check_available=True)
+
+
+def test_check_shape_message_shows_plain_sizes():
+    """One shape message for check_shape and check_tensor: sizes as numbers (NumPy ints too), None as '*'."""
+    import numpy as np
+
+    with pytest.raises(ValueError, match=r"^h has shape \(2, 3\), expected \(2, \*, 4\)$"):
+        check_shape(torch.zeros(2, 3), (np.int64(2), None, 4), "h")
+    with pytest.raises(ValueError, match=r"expected \(3,\)$"):
+        check_shape(torch.zeros(2, 3), (3,), "h")
